@@ -72,3 +72,69 @@ export class AudioFormatMismatchError extends MediaDevicesError {
     super(`${context}: ${property} expected ${expected}, received ${received}`);
   }
 }
+
+/** A device choice (index, id or name) that matches no device. */
+export class DeviceNotFoundError extends MediaDevicesError {
+  /** @internal */
+  constructor(
+    /** What the caller asked for. */
+    readonly selector: number | string,
+    /** The devices that could have been chosen, as `index: id (name)` lines. */
+    readonly candidates: string[],
+    kind: string,
+  ) {
+    super(`no ${kind} device matches ${JSON.stringify(selector)}; ${listCandidates(candidates)}`);
+  }
+}
+
+/** A name substring that matches more than one device. */
+export class AmbiguousDeviceError extends MediaDevicesError {
+  /** @internal */
+  constructor(
+    /** What the caller asked for. */
+    readonly selector: string,
+    /** The devices that matched, as `index: id (name)` lines. */
+    readonly candidates: string[],
+    kind: string,
+  ) {
+    super(
+      `${JSON.stringify(selector)} matches ${candidates.length} ${kind} devices; choose one by index or id; ` +
+        listCandidates(candidates),
+    );
+  }
+}
+
+/** An option with a value outside what it accepts (a sample rate of 0, a negative channel count...). */
+export class InvalidOptionError extends MediaDevicesError {
+  /** @internal */
+  constructor(
+    /** The option's name. */
+    readonly option: string,
+    /** The value given. */
+    readonly value: unknown,
+    /** What the option accepts, in words. */
+    readonly expected: string,
+  ) {
+    super(`invalid ${option}: ${String(value)}; expected ${expected}`);
+  }
+}
+
+/** A device asked for something it cannot do: more channels than it has, input from an output-only device. */
+export class DeviceCapabilityError extends MediaDevicesError {}
+
+/** The audio back end (PortAudio, the sound server) refused or failed an operation. */
+export class AudioBackendError extends MediaDevicesError {
+  /** @internal */
+  constructor(
+    message: string,
+    /** PortAudio's error code (PaErrorCode), when PortAudio reported one. */
+    readonly paErrorCode?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+function listCandidates(candidates: string[]): string {
+  return candidates.length === 0 ? 'there are none' : `candidates:\n  ${candidates.join('\n  ')}`;
+}

@@ -1,0 +1,338 @@
+#include "audio_stream.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "addon_state.h"
+
+namespace {
+
+// Sets environment variables for the duration of a scope and restores them after: the ALSA `pulse` plugin reads
+// PULSE_SINK / PULSE_SOURCE when a stream is opened, which is how a sound-server device is chosen per stream.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(const std::map<std::string, std::string>& vars) {
+    for (const auto& [key, value] : vars) {
+      const char* old = std::getenv(key.c_str());
+      saved_.emplace_back(key, old ? std::optional<std::string>(old) : std::nullopt);
+      setenv(key.c_str(), value.c_str(), 1);
+    }
+  }
+  ~ScopedEnv() {
+    for (const auto& [key, old] : saved_) {
+      if (old) setenv(key.c_str(), old->c_str(), 1);
+      else unsetenv(key.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+double NumberOr(const Napi::Object& o, const char* key, double fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+}
+
+}  // namespace
+
+Napi::Function AudioStream::Define(Napi::Env env) {
+  return DefineClass(env, "AudioStream",
+                     {
+                         InstanceMethod<&AudioStream::Start>("start"),
+                         InstanceMethod<&AudioStream::Stop>("stop"),
+                         InstanceMethod<&AudioStream::Close>("close"),
+                         InstanceMethod<&AudioStream::ReadInput>("readInput"),
+                         InstanceMethod<&AudioStream::ReadRendered>("readRendered"),
+                         InstanceMethod<&AudioStream::Write>("write"),
+                         InstanceMethod<&AudioStream::OutputBufferedFrames>("outputBufferedFrames"),
+                         InstanceMethod<&AudioStream::OutputWritableFrames>("outputWritableFrames"),
+                         InstanceMethod<&AudioStream::Counters>("counters"),
+                         InstanceMethod<&AudioStream::Info>("info"),
+                         InstanceMethod<&AudioStream::Time>("time"),
+                         InstanceMethod<&AudioStream::IsActive>("isActive"),
+                     });
+}
+
+// new AudioStream({ inputDevice, inputChannels, outputDevice, outputChannels, sampleRate, framesPerBuffer,
+//                   inputLatency, outputLatency, ringFrames, captureRendered, env, onWake })
+// Latencies are in seconds (PortAudio's unit); validation with friendly messages happens in TypeScript.
+AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
+  Napi::Env env = info.Env();
+  EnsurePortAudio(env);
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "AudioStream options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  inputChannels_ = static_cast<int>(NumberOr(o, "inputChannels", 0));
+  outputChannels_ = static_cast<int>(NumberOr(o, "outputChannels", 0));
+  sampleRate_ = NumberOr(o, "sampleRate", 0);
+  const unsigned long framesPerBuffer = static_cast<unsigned long>(NumberOr(o, "framesPerBuffer", 0));
+  const size_t ringFrames = static_cast<size_t>(NumberOr(o, "ringFrames", sampleRate_));
+  const bool captureRendered = o.Get("captureRendered").ToBoolean();
+  if (inputChannels_ <= 0 && outputChannels_ <= 0)
+    throw Napi::RangeError::New(env, "a stream needs input or output channels");
+  if (!(sampleRate_ > 0) || ringFrames == 0)
+    throw Napi::RangeError::New(env, "sampleRate and ringFrames must be positive");
+  if (!o.Get("onWake").IsFunction()) throw Napi::TypeError::New(env, "onWake must be a function");
+
+  PaStreamParameters in{}, out{};
+  const int deviceCount = Pa_GetDeviceCount();
+  auto fill = [&](PaStreamParameters& p, const char* deviceKey, int channels, const char* latencyKey) {
+    p.device = static_cast<PaDeviceIndex>(NumberOr(o, deviceKey, -1));
+    if (p.device < 0 || p.device >= deviceCount)
+      throw Napi::RangeError::New(env, std::string(deviceKey) + " is not a PortAudio device index");
+    p.channelCount = channels;
+    p.sampleFormat = paInt16;
+    const PaDeviceInfo* device = Pa_GetDeviceInfo(p.device);
+    const bool isInput = &p == &in;
+    p.suggestedLatency =
+        NumberOr(o, latencyKey, isInput ? device->defaultLowInputLatency : device->defaultLowOutputLatency);
+    p.hostApiSpecificStreamInfo = nullptr;
+  };
+  if (inputChannels_ > 0) fill(in, "inputDevice", inputChannels_, "inputLatency");
+  if (outputChannels_ > 0) fill(out, "outputDevice", outputChannels_, "outputLatency");
+
+  std::map<std::string, std::string> vars;
+  if (o.Get("env").IsObject()) {
+    Napi::Object e = o.Get("env").As<Napi::Object>();
+    Napi::Array keys = e.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      std::string key = keys.Get(i).ToString();
+      vars[key] = e.Get(key).ToString();
+    }
+  }
+
+  PaError err;
+  {
+    ScopedEnv scoped(vars);
+    PaStreamParameters* inP = inputChannels_ > 0 ? &in : nullptr;
+    PaStreamParameters* outP = outputChannels_ > 0 ? &out : nullptr;
+    err = Pa_IsFormatSupported(inP, outP, sampleRate_);
+    if (err == paFormatIsSupported)
+      err = Pa_OpenStream(&stream_, inP, outP, sampleRate_, framesPerBuffer, paNoFlag, &AudioStream::OnAudio, this);
+  }
+  if (err != paNoError) {
+    stream_ = nullptr;
+    ThrowPaError(env, err, "cannot open the audio stream");
+  }
+
+  // Sized for the worst case before the stream starts, so the callback never allocates.
+  const size_t blocks = ringFrames / 16 + 64;
+  if (inputChannels_ > 0) input_ = std::make_unique<TimedRing>(ringFrames, inputChannels_, blocks);
+  if (outputChannels_ > 0) {
+    output_ = std::make_unique<SpscRing<int16_t>>(ringFrames * outputChannels_);
+    if (captureRendered) rendered_ = std::make_unique<TimedRing>(ringFrames, outputChannels_, blocks);
+  }
+
+  onWake_ = Napi::Persistent(o.Get("onWake").As<Napi::Function>());
+  asyncContext_ = new Napi::AsyncContext(env, "livekit-media-devices:AudioStream");
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  wake_ = new uv_async_t;
+  wake_->data = this;
+  uv_async_init(loop, wake_, &AudioStream::OnWake);
+  uv_unref(reinterpret_cast<uv_handle_t*>(wake_));  // only a started stream keeps the process alive
+  env.GetInstanceData<AddonState>()->openStreams.insert(this);
+}
+
+AudioStream::~AudioStream() { CloseNow(); }
+
+void AudioStream::CloseNow() {
+  if (stream_) {
+    Pa_CloseStream(stream_);  // stops the callback first; nothing touches the rings afterwards
+    stream_ = nullptr;
+    Env().GetInstanceData<AddonState>()->openStreams.erase(this);
+  }
+  if (wake_) {
+    wake_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(wake_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    wake_ = nullptr;
+  }
+  if (started_) {
+    started_ = false;
+    Unref();
+  }
+  delete asyncContext_;
+  asyncContext_ = nullptr;
+  onWake_.Reset();
+}
+
+int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, const PaStreamCallbackTimeInfo* time,
+                         PaStreamCallbackFlags flags, void* userData) {
+  auto* self = static_cast<AudioStream*>(userData);
+  StreamCounters& c = self->counters_;
+  c.callbacks.fetch_add(1, std::memory_order_relaxed);
+  if (flags & paInputOverflow) c.inputOverflows.fetch_add(1, std::memory_order_relaxed);
+  if (flags & paInputUnderflow) c.inputUnderflows.fetch_add(1, std::memory_order_relaxed);
+  if (flags & paOutputUnderflow) c.outputUnderflows.fetch_add(1, std::memory_order_relaxed);
+  if (flags & paOutputOverflow) c.outputOverflows.fetch_add(1, std::memory_order_relaxed);
+  const double n = static_cast<double>(frames);
+
+  if (self->input_ && input) {
+    const BlockInfo block{time->currentTime, time->inputBufferAdcTime, time->outputBufferDacTime,
+                          self->inputPosition_, n, static_cast<double>(flags)};
+    if (!self->input_->push(static_cast<const int16_t*>(input), block)) {
+      c.inputRingOverruns.fetch_add(1, std::memory_order_relaxed);
+      c.inputDroppedFrames.fetch_add(frames, std::memory_order_relaxed);
+    }
+    self->inputPosition_ += n;
+  }
+
+  if (self->output_ && output) {
+    auto* out = static_cast<int16_t*>(output);
+    const size_t want = frames * self->outputChannels_;
+    const size_t got = self->output_->read(out, want);
+    if (got < want) {
+      std::memset(out + got, 0, (want - got) * sizeof(int16_t));
+      if (self->outputPrimed_.load(std::memory_order_relaxed)) {
+        c.outputRingUnderruns.fetch_add(1, std::memory_order_relaxed);
+        c.outputSilenceFrames.fetch_add((want - got) / self->outputChannels_, std::memory_order_relaxed);
+      }
+    }
+    if (self->rendered_) {
+      const BlockInfo block{time->currentTime, time->inputBufferAdcTime, time->outputBufferDacTime,
+                            self->outputPosition_, n, static_cast<double>(flags)};
+      if (!self->rendered_->push(out, block)) c.renderedRingOverruns.fetch_add(1, std::memory_order_relaxed);
+    }
+    self->outputPosition_ += n;
+  }
+
+  uv_async_send(self->wake_);  // coalesces: at most one wake-up is pending at a time
+  return paContinue;
+}
+
+void AudioStream::OnWake(uv_async_t* handle) {
+  auto* self = static_cast<AudioStream*>(handle->data);
+  if (!self || self->onWake_.IsEmpty()) return;
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  // MakeCallback runs microtasks and routes a throwing listener to 'uncaughtException' like any Node callback.
+  self->onWake_.MakeCallback(self->Value(), {}, *self->asyncContext_);
+}
+
+void AudioStream::CheckOpen(Napi::Env env) const {
+  if (!stream_) throw Napi::Error::New(env, "the audio stream is closed");
+}
+
+Napi::Value AudioStream::Start(const Napi::CallbackInfo& info) {
+  CheckOpen(info.Env());
+  if (started_) return info.Env().Undefined();
+  PaError err = Pa_StartStream(stream_);
+  if (err != paNoError) ThrowPaError(info.Env(), err, "cannot start the audio stream");
+  started_ = true;
+  Ref();  // a running stream must not be collected; its wake-up handle keeps the loop alive
+  uv_ref(reinterpret_cast<uv_handle_t*>(wake_));
+  return info.Env().Undefined();
+}
+
+Napi::Value AudioStream::Stop(const Napi::CallbackInfo& info) {
+  if (!stream_ || !started_) return info.Env().Undefined();
+  PaError err = Pa_StopStream(stream_);
+  started_ = false;
+  Unref();
+  uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
+  if (err != paNoError) ThrowPaError(info.Env(), err, "cannot stop the audio stream");
+  return info.Env().Undefined();
+}
+
+Napi::Value AudioStream::Close(const Napi::CallbackInfo& info) {
+  CloseNow();
+  return info.Env().Undefined();
+}
+
+// Returns { samples: Int16Array (interleaved), blocks: Float64Array (6 numbers per block, see BlockInfo) } or null.
+Napi::Value AudioStream::Drain(Napi::Env env, TimedRing& ring) {
+  const size_t blockCount = ring.blocks.readable();
+  if (blockCount == 0) return env.Null();
+  Napi::Float64Array blocks = Napi::Float64Array::New(env, blockCount * kBlockInfoDoubles);
+  ring.blocks.read(reinterpret_cast<BlockInfo*>(blocks.Data()), blockCount);
+  size_t frames = 0;
+  for (size_t i = 0; i < blockCount; i++) frames += static_cast<size_t>(blocks[i * kBlockInfoDoubles + 4]);
+  Napi::Int16Array samples = Napi::Int16Array::New(env, frames * ring.channels);
+  ring.samples.read(samples.Data(), frames * ring.channels);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("samples", samples);
+  result.Set("blocks", blocks);
+  return result;
+}
+
+Napi::Value AudioStream::ReadInput(const Napi::CallbackInfo& info) {
+  if (!input_) throw Napi::Error::New(info.Env(), "the stream has no input");
+  return Drain(info.Env(), *input_);
+}
+
+Napi::Value AudioStream::ReadRendered(const Napi::CallbackInfo& info) {
+  if (!rendered_) throw Napi::Error::New(info.Env(), "the stream was not opened with captureRendered");
+  return Drain(info.Env(), *rendered_);
+}
+
+// write(samples: Int16Array) -> frames accepted (as many whole frames as fit in the output ring).
+Napi::Value AudioStream::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  if (!output_) throw Napi::Error::New(env, "the stream has no output");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int16_array)
+    throw Napi::TypeError::New(env, "write expects an Int16Array");
+  Napi::Int16Array samples = info[0].As<Napi::Int16Array>();
+  const size_t channels = static_cast<size_t>(outputChannels_);
+  if (samples.ElementLength() % channels != 0)
+    throw Napi::RangeError::New(env, "sample count is not a multiple of the channel count");
+  const size_t frames = std::min(samples.ElementLength() / channels, output_->writable() / channels);
+  output_->writeAll(samples.Data(), frames * channels);
+  if (frames > 0) outputPrimed_.store(true, std::memory_order_relaxed);
+  return Napi::Number::New(env, static_cast<double>(frames));
+}
+
+Napi::Value AudioStream::OutputBufferedFrames(const Napi::CallbackInfo& info) {
+  if (!output_) return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(output_->readable() / outputChannels_));
+}
+
+Napi::Value AudioStream::OutputWritableFrames(const Napi::CallbackInfo& info) {
+  if (!output_) return Napi::Number::New(info.Env(), 0);
+  return Napi::Number::New(info.Env(), static_cast<double>(output_->writable() / outputChannels_));
+}
+
+Napi::Value AudioStream::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* key, const std::atomic<uint64_t>& v) {
+    o.Set(key, Napi::Number::New(env, static_cast<double>(v.load(std::memory_order_relaxed))));
+  };
+  set("callbacks", counters_.callbacks);
+  set("inputOverflows", counters_.inputOverflows);
+  set("inputUnderflows", counters_.inputUnderflows);
+  set("outputUnderflows", counters_.outputUnderflows);
+  set("outputOverflows", counters_.outputOverflows);
+  set("inputRingOverruns", counters_.inputRingOverruns);
+  set("inputDroppedFrames", counters_.inputDroppedFrames);
+  set("outputRingUnderruns", counters_.outputRingUnderruns);
+  set("outputSilenceFrames", counters_.outputSilenceFrames);
+  set("renderedRingOverruns", counters_.renderedRingOverruns);
+  return o;
+}
+
+// { inputLatency, outputLatency (s), sampleRate (Hz) } as PortAudio settled them at open.
+Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  const PaStreamInfo* si = Pa_GetStreamInfo(stream_);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("inputLatency", si->inputLatency);
+  o.Set("outputLatency", si->outputLatency);
+  o.Set("sampleRate", si->sampleRate);
+  return o;
+}
+
+// The stream's clock in seconds: the same clock as the BlockInfo times.
+Napi::Value AudioStream::Time(const Napi::CallbackInfo& info) {
+  CheckOpen(info.Env());
+  return Napi::Number::New(info.Env(), Pa_GetStreamTime(stream_));
+}
+
+Napi::Value AudioStream::IsActive(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), stream_ != nullptr && Pa_IsStreamActive(stream_) == 1);
+}

@@ -1,0 +1,105 @@
+// A PortAudio stream (input, output or full duplex) exposed to JavaScript.
+// The PortAudio callback moves int16 samples through lock-free rings and wakes JavaScript with uv_async_send,
+// which neither blocks, locks nor allocates; JavaScript then drains the rings on the main thread.
+#pragma once
+
+#include <napi.h>
+#include <portaudio.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "spsc_ring.h"
+
+// Timing and position of one callback's worth of audio, as PortAudio reported it.
+struct BlockInfo {
+  double currentTime;        // s, PortAudio clock, when the callback ran
+  double inputAdcTime;       // s, when the block's first input frame reached the ADC (0 for output-only)
+  double outputDacTime;      // s, when the block's first output frame reaches the DAC (0 for input-only)
+  double framePosition;      // frames delivered on this direction since the stream started
+  double frames;             // frames in this block
+  double statusFlags;        // PaStreamCallbackFlags of the callback
+};
+constexpr size_t kBlockInfoDoubles = sizeof(BlockInfo) / sizeof(double);
+
+// Samples of one direction plus the timing of each block they came in.
+class TimedRing {
+ public:
+  TimedRing(size_t frames, size_t channels, size_t blocks)
+      : channels(channels), samples(frames * channels), blocks(blocks) {}
+  // Producer: stores a whole block or nothing (returns false when either ring lacks room).
+  bool push(const int16_t* data, const BlockInfo& info) {
+    const size_t n = static_cast<size_t>(info.frames) * channels;
+    if (samples.writable() < n || blocks.writable() < 1) return false;
+    samples.writeAll(data, n);  // samples first: a visible block always has its samples visible
+    blocks.writeAll(&info, 1);
+    return true;
+  }
+  const size_t channels;
+  SpscRing<int16_t> samples;
+  SpscRing<BlockInfo> blocks;
+};
+
+struct StreamCounters {
+  std::atomic<uint64_t> callbacks{0};
+  std::atomic<uint64_t> inputOverflows{0};    // callbacks flagged paInputOverflow by PortAudio
+  std::atomic<uint64_t> inputUnderflows{0};   // callbacks flagged paInputUnderflow
+  std::atomic<uint64_t> outputUnderflows{0};  // callbacks flagged paOutputUnderflow
+  std::atomic<uint64_t> outputOverflows{0};   // callbacks flagged paOutputOverflow
+  std::atomic<uint64_t> inputRingOverruns{0};     // input blocks dropped because JavaScript did not drain
+  std::atomic<uint64_t> inputDroppedFrames{0};
+  std::atomic<uint64_t> outputRingUnderruns{0};   // callbacks that found too few frames to play
+  std::atomic<uint64_t> outputSilenceFrames{0};   // frames of silence played in their place
+  std::atomic<uint64_t> renderedRingOverruns{0};  // rendered blocks dropped because JavaScript did not drain
+};
+
+class AudioStream : public Napi::ObjectWrap<AudioStream> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit AudioStream(const Napi::CallbackInfo& info);
+  ~AudioStream() override;
+
+  // Closes the PortAudio stream and the wake-up handle; safe to call any number of times.
+  void CloseNow();
+
+ private:
+  static int OnAudio(const void* input, void* output, unsigned long frames,
+                     const PaStreamCallbackTimeInfo* time, PaStreamCallbackFlags flags, void* self);
+  static void OnWake(uv_async_t* handle);
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value ReadInput(const Napi::CallbackInfo& info);
+  Napi::Value ReadRendered(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value OutputBufferedFrames(const Napi::CallbackInfo& info);
+  Napi::Value OutputWritableFrames(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Time(const Napi::CallbackInfo& info);
+  Napi::Value IsActive(const Napi::CallbackInfo& info);
+
+  Napi::Value Drain(Napi::Env env, TimedRing& ring);
+  void CheckOpen(Napi::Env env) const;
+
+  PaStream* stream_ = nullptr;
+  uv_async_t* wake_ = nullptr;
+  Napi::FunctionReference onWake_;
+  Napi::AsyncContext* asyncContext_ = nullptr;
+  bool started_ = false;
+
+  int inputChannels_ = 0;
+  int outputChannels_ = 0;
+  double sampleRate_ = 0;
+  std::unique_ptr<TimedRing> input_;
+  std::unique_ptr<TimedRing> rendered_;
+  std::unique_ptr<SpscRing<int16_t>> output_;
+  std::atomic<bool> outputPrimed_{false};  // underruns count only once JavaScript has written something
+  double inputPosition_ = 0;
+  double outputPosition_ = 0;
+  StreamCounters counters_;
+};

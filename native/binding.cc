@@ -1,0 +1,153 @@
+// Entry point of the native addon: PortAudio's host APIs and devices, and the AudioStream class.
+// Policy (device choice, framing, processing) lives in TypeScript; this file only reports what PortAudio sees.
+#include <fcntl.h>
+#include <napi.h>
+#include <portaudio.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "addon_state.h"
+#include "audio_stream.h"
+#include "pulse_devices.h"
+
+void ThrowPaError(Napi::Env env, int paError, const char* what) {
+  std::string message = std::string(what) + ": " + Pa_GetErrorText(paError);
+  if (paError == paUnanticipatedHostError) {
+    const PaHostErrorInfo* host = Pa_GetLastHostErrorInfo();
+    if (host && host->errorText) message += std::string(" (") + host->errorText + ")";
+  }
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("paErrorCode", Napi::Number::New(env, paError));
+  throw error;
+}
+
+namespace {
+
+bool quietProbe = false;
+
+// PortAudio's ALSA and JACK back ends print probe noise on stderr while they initialise; when asked,
+// send file descriptor 2 to /dev/null for exactly that call.
+PaError InitializePortAudio() {
+  if (!quietProbe) return Pa_Initialize();
+  fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int devNull = open("/dev/null", O_WRONLY);
+  if (saved < 0 || devNull < 0) {
+    if (saved >= 0) close(saved);
+    if (devNull >= 0) close(devNull);
+    return Pa_Initialize();
+  }
+  dup2(devNull, STDERR_FILENO);
+  const PaError err = Pa_Initialize();
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(devNull);
+  return err;
+}
+
+}  // namespace
+
+void EnsurePortAudio(Napi::Env env) {
+  AddonState* state = env.GetInstanceData<AddonState>();
+  if (state->portAudioReady) return;
+  const PaError err = InitializePortAudio();
+  if (err != paNoError) ThrowPaError(env, err, "cannot initialise PortAudio");
+  state->portAudioReady = true;
+}
+
+namespace {
+
+// setQuietProbe(quiet: boolean): keep PortAudio's probe messages off stderr when it initialises.
+Napi::Value SetQuietProbe(const Napi::CallbackInfo& info) {
+  quietProbe = info[0].ToBoolean();
+  return info.Env().Undefined();
+}
+
+// listHostApis() -> [{ index, name, type, defaultInputDevice, defaultOutputDevice }]
+Napi::Value ListHostApis(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsurePortAudio(env);
+  const int count = Pa_GetHostApiCount();
+  Napi::Array out = Napi::Array::New(env, count > 0 ? count : 0);
+  for (int i = 0; i < count; i++) {
+    const PaHostApiInfo* api = Pa_GetHostApiInfo(i);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", i);
+    o.Set("name", api->name);
+    o.Set("type", static_cast<int>(api->type));
+    o.Set("defaultInputDevice", api->defaultInputDevice);
+    o.Set("defaultOutputDevice", api->defaultOutputDevice);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+// listDevices() -> [{ index, name, hostApi, maxInputChannels, maxOutputChannels, defaultSampleRate,
+//                     defaultLowInputLatency, defaultHighInputLatency, defaultLowOutputLatency,
+//                     defaultHighOutputLatency }], latencies in seconds.
+Napi::Value ListDevices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsurePortAudio(env);
+  const int count = Pa_GetDeviceCount();
+  Napi::Array out = Napi::Array::New(env, count > 0 ? count : 0);
+  for (int i = 0; i < count; i++) {
+    const PaDeviceInfo* d = Pa_GetDeviceInfo(i);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", i);
+    o.Set("name", d->name);
+    o.Set("hostApi", Pa_GetHostApiInfo(d->hostApi)->name);
+    o.Set("maxInputChannels", d->maxInputChannels);
+    o.Set("maxOutputChannels", d->maxOutputChannels);
+    o.Set("defaultSampleRate", d->defaultSampleRate);
+    o.Set("defaultLowInputLatency", d->defaultLowInputLatency);
+    o.Set("defaultHighInputLatency", d->defaultHighInputLatency);
+    o.Set("defaultLowOutputLatency", d->defaultLowOutputLatency);
+    o.Set("defaultHighOutputLatency", d->defaultHighOutputLatency);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+// defaultDevices() -> { input, output }: PortAudio's default device indices, -1 where there is none.
+Napi::Value DefaultDevices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsurePortAudio(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("input", Pa_GetDefaultInputDevice());
+  o.Set("output", Pa_GetDefaultOutputDevice());
+  return o;
+}
+
+// openStreamCount() -> number of streams this environment has open (for leak checks).
+Napi::Value OpenStreamCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<AddonState>()->openStreams.size()));
+}
+
+// Runs when the environment shuts down (process exit, worker end): close every stream, then PortAudio.
+void Cleanup(Napi::Env, AddonState* state) {
+  while (!state->openStreams.empty()) (*state->openStreams.begin())->CloseNow();
+  if (state->portAudioReady) Pa_Terminate();
+  delete state;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* state = new AddonState();
+  env.SetInstanceData<AddonState, Cleanup>(state);
+  Napi::Function streamClass = AudioStream::Define(env);
+  state->streamConstructor = Napi::Persistent(streamClass);
+  exports.Set("AudioStream", streamClass);
+  exports.Set("setQuietProbe", Napi::Function::New(env, SetQuietProbe));
+  exports.Set("listHostApis", Napi::Function::New(env, ListHostApis));
+  exports.Set("listDevices", Napi::Function::New(env, ListDevices));
+  exports.Set("defaultDevices", Napi::Function::New(env, DefaultDevices));
+  exports.Set("listSoundServerDevices", Napi::Function::New(env, ListSoundServerDevices));
+  exports.Set("openStreamCount", Napi::Function::New(env, OpenStreamCount));
+  exports.Set("portAudioVersion", Napi::String::New(env, Pa_GetVersionText()));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(lk_audio, Init)

@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** @internal A PortAudio device as the addon reports it; latencies in seconds. */
+export interface NativeDeviceInfo {
+  index: number;
+  name: string;
+  hostApi: string;
+  maxInputChannels: number;
+  maxOutputChannels: number;
+  defaultSampleRate: number;
+  defaultLowInputLatency: number;
+  defaultHighInputLatency: number;
+  defaultLowOutputLatency: number;
+  defaultHighOutputLatency: number;
+}
+
+/** @internal A PortAudio host API. */
+export interface NativeHostApiInfo {
+  index: number;
+  name: string;
+  type: number;
+  defaultInputDevice: number;
+  defaultOutputDevice: number;
+}
+
+/** @internal A sink or source of a PulseAudio-compatible sound server. */
+export interface NativeServerDevice {
+  name: string;
+  description: string;
+  channels: number;
+  sampleRate: number;
+  /** Sources only: the sink whose monitor this source is, or null. */
+  monitorOf?: string | null;
+}
+
+/** @internal What libpulse reports about the sound server. */
+export interface NativeServerListing {
+  serverName: string;
+  defaultSink: string;
+  defaultSource: string;
+  sinks: NativeServerDevice[];
+  sources: NativeServerDevice[];
+}
+
+/** @internal Options of the native stream; latencies in seconds. */
+export interface NativeStreamOptions {
+  inputDevice?: number;
+  inputChannels?: number;
+  outputDevice?: number;
+  outputChannels?: number;
+  sampleRate: number;
+  framesPerBuffer: number;
+  inputLatency?: number;
+  outputLatency?: number;
+  ringFrames: number;
+  captureRendered?: boolean;
+  env?: Record<string, string>;
+  onWake: () => void;
+}
+
+/** @internal Samples drained from a ring, with 6 numbers of timing per block (see BLOCK_FIELDS). */
+export interface NativeChunk {
+  samples: Int16Array;
+  blocks: Float64Array;
+}
+
+/** @internal Counters kept by the real-time callback. */
+export interface NativeStreamCounters {
+  callbacks: number;
+  inputOverflows: number;
+  inputUnderflows: number;
+  outputUnderflows: number;
+  outputOverflows: number;
+  inputRingOverruns: number;
+  inputDroppedFrames: number;
+  outputRingUnderruns: number;
+  outputSilenceFrames: number;
+  renderedRingOverruns: number;
+}
+
+/** @internal The addon's stream object. */
+export interface NativeAudioStream {
+  start(): void;
+  stop(): void;
+  close(): void;
+  readInput(): NativeChunk | null;
+  readRendered(): NativeChunk | null;
+  write(samples: Int16Array): number;
+  outputBufferedFrames(): number;
+  outputWritableFrames(): number;
+  counters(): NativeStreamCounters;
+  info(): { inputLatency: number; outputLatency: number; sampleRate: number };
+  time(): number;
+  isActive(): boolean;
+}
+
+/** @internal The addon's exports. */
+export interface NativeBinding {
+  AudioStream: new (options: NativeStreamOptions) => NativeAudioStream;
+  setQuietProbe(quiet: boolean): void;
+  listHostApis(): NativeHostApiInfo[];
+  listDevices(): NativeDeviceInfo[];
+  defaultDevices(): { input: number; output: number };
+  listSoundServerDevices(timeoutMs: number): NativeServerListing | null;
+  openStreamCount(): number;
+  portAudioVersion: string;
+}
+
+/** @internal Offsets of the timing fields of one block in NativeChunk.blocks. */
+export const BLOCK_FIELDS = {
+  currentTime: 0,
+  inputAdcTime: 1,
+  outputDacTime: 2,
+  framePosition: 3,
+  frames: 4,
+  statusFlags: 5,
+  size: 6,
+} as const;
+
+const ADDON_PATH = join('build', 'Release', 'lk_audio.node');
+
+// The addon sits in the package root's build/ whether this file runs from src/, dist/ or dist/cli/.
+function findAddon(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, ADDON_PATH);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error(
+        `livekit-media-devices: native addon ${ADDON_PATH} not found; run \`npm rebuild livekit-media-devices\` ` +
+          '(it needs PortAudio: `apt-get install portaudio19-dev` or `brew install portaudio`)',
+      );
+    }
+    dir = parent;
+  }
+}
+
+let binding: NativeBinding | undefined;
+
+/** @internal The native addon, loaded on first use. */
+export function nativeBinding(): NativeBinding {
+  binding ??= createRequire(import.meta.url)(findAddon()) as NativeBinding;
+  return binding;
+}

@@ -1,0 +1,383 @@
+import { EventEmitter } from 'node:events';
+import type { AudioDevice, DeviceSelector } from './audio_device.js';
+import { DeviceCatalog, type CatalogEntry } from './backend/device_catalog.js';
+import {
+  BLOCK_FIELDS,
+  nativeBinding,
+  type NativeAudioStream,
+  type NativeChunk,
+  type NativeStreamCounters,
+} from './backend/native_binding.js';
+import {
+  AudioBackendError,
+  DeviceCapabilityError,
+  InvalidOptionError,
+  MediaDevicesError,
+} from './errors.js';
+
+/** Lowest and highest sample rates (Hz) a stream accepts before asking the device. */
+export const MIN_SAMPLE_RATE = 8000;
+/** @see MIN_SAMPLE_RATE */
+export const MAX_SAMPLE_RATE = 384000;
+const MAX_FRAMES_PER_BUFFER = 65536;
+
+/** One direction of a {@link DeviceStream}. */
+export interface DeviceStreamDirection {
+  /** The device: index, id or name substring; the default device of this direction when omitted. */
+  device?: DeviceSelector;
+  /** Interleaved channels to open, 1..the device's maximum. */
+  channels: number;
+  /**
+   * Latency to ask the host for (ms), or the device's `'low'` (default) or `'high'` suggestion. The host may round
+   * it; {@link DeviceStream.latency} tells what it settled on.
+   */
+  latencyMs?: number | 'low' | 'high';
+}
+
+/** Options of {@link DeviceStream.open}: an input, an output, or both (one full-duplex stream). */
+export interface DeviceStreamOptions {
+  /** Capture side; omit for an output-only stream. */
+  input?: DeviceStreamDirection;
+  /** Playback side; omit for an input-only stream. */
+  output?: DeviceStreamDirection;
+  /** Sample rate of both directions (Hz). */
+  sampleRate: number;
+  /** Samples per channel per callback; 0 (default) lets the host choose its own, varying, size. */
+  framesPerBuffer?: number;
+  /** Capacity of each ring between the audio thread and JavaScript (ms of audio); default 1000. */
+  ringMs?: number;
+  /** Also deliver what the output really played, with its DAC times, as `rendered` events. Default false. */
+  captureRendered?: boolean;
+}
+
+/** Timing of one device callback's worth of audio. Times are seconds on the stream's clock ({@link DeviceStream.time}). */
+export interface AudioBlockTiming {
+  /** Samples per channel in this block. */
+  frames: number;
+  /** Position of the block's first sample since the stream started (samples per channel). */
+  framePosition: number;
+  /** When the callback ran (s). */
+  currentTime: number;
+  /** When the block's first input sample reached the ADC (s); 0 on an output-only stream. */
+  adcTime: number;
+  /** When the block's first output sample reaches the DAC (s); 0 on an input-only stream. */
+  dacTime: number;
+  /** PortAudio's callback status flags (1 input underflow, 2 input overflow, 4 output underflow, 8 output overflow). */
+  statusFlags: number;
+}
+
+/** Audio drained from the device: interleaved int16 samples and the timing of each block they came in. */
+export interface TimedAudio {
+  /** Interleaved samples; `samples.length / channels` samples per channel. */
+  samples: Int16Array;
+  /** Interleaved channels in `samples`. */
+  channels: number;
+  /** The callbacks the samples came from, in order; their `frames` add up to the samples per channel. */
+  blocks: AudioBlockTiming[];
+}
+
+/** Counters of a running stream; all count since the stream was opened. */
+export type DeviceStreamStats = NativeStreamCounters;
+
+/** Events of a {@link DeviceStream}. */
+export interface DeviceStreamEvents {
+  /** Captured audio is ready (emitted only while there is a listener; otherwise call {@link DeviceStream.readInput}). */
+  input: [audio: TimedAudio];
+  /** What the output played, when opened with `captureRendered` (emitted only while there is a listener). */
+  rendered: [audio: TimedAudio];
+  /** The output consumed audio: there is room to {@link DeviceStream.write} more. */
+  writable: [];
+}
+
+function toTimedAudio(chunk: NativeChunk | null, channels: number): TimedAudio | null {
+  if (!chunk) return null;
+  const blocks: AudioBlockTiming[] = [];
+  const b = chunk.blocks;
+  for (let i = 0; i < b.length; i += BLOCK_FIELDS.size) {
+    blocks.push({
+      frames: b[i + BLOCK_FIELDS.frames]!,
+      framePosition: b[i + BLOCK_FIELDS.framePosition]!,
+      currentTime: b[i + BLOCK_FIELDS.currentTime]!,
+      adcTime: b[i + BLOCK_FIELDS.inputAdcTime]!,
+      dacTime: b[i + BLOCK_FIELDS.outputDacTime]!,
+      statusFlags: b[i + BLOCK_FIELDS.statusFlags]!,
+    });
+  }
+  return { samples: chunk.samples, channels, blocks };
+}
+
+function checkInteger(option: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(option, value, `an integer from ${min} to ${max}`);
+  }
+}
+
+function latencySeconds(
+  option: string,
+  latency: DeviceStreamDirection['latencyMs'],
+  low: number,
+  high: number,
+): number {
+  if (latency === undefined || latency === 'low') return low / 1000;
+  if (latency === 'high') return high / 1000;
+  if (typeof latency !== 'number' || !Number.isFinite(latency) || latency < 0 || latency > 10_000) {
+    throw new InvalidOptionError(option, latency, "a latency from 0 to 10000 ms, 'low' or 'high'");
+  }
+  return latency / 1000;
+}
+
+/**
+ * A PortAudio stream on one device (or two, full duplex) moving int16 samples through lock-free rings.
+ * The audio thread never waits for JavaScript: when JavaScript falls behind, the rings overrun or underrun and
+ * {@link DeviceStream.stats} counts it. A started stream keeps the process alive until it is stopped or closed.
+ */
+export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
+  /** Sample rate of both directions (Hz). */
+  readonly sampleRate: number;
+  /** Interleaved input channels (0 without input). */
+  readonly inputChannels: number;
+  /** Interleaved output channels (0 without output). */
+  readonly outputChannels: number;
+  /** The input device, if any. */
+  readonly inputDevice?: AudioDevice;
+  /** The output device, if any. */
+  readonly outputDevice?: AudioDevice;
+
+  private native: NativeAudioStream | undefined;
+
+  private constructor(options: DeviceStreamOptions, catalog: DeviceCatalog) {
+    super();
+    const { input, output, sampleRate } = options;
+    if (!input && !output)
+      throw new InvalidOptionError('input/output', undefined, 'at least one direction');
+    if (
+      typeof sampleRate !== 'number' ||
+      !Number.isFinite(sampleRate) ||
+      sampleRate < MIN_SAMPLE_RATE ||
+      sampleRate > MAX_SAMPLE_RATE
+    ) {
+      throw new InvalidOptionError(
+        'sampleRate',
+        sampleRate,
+        `${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
+      );
+    }
+    const framesPerBuffer = options.framesPerBuffer ?? 0;
+    checkInteger('framesPerBuffer', framesPerBuffer, 0, MAX_FRAMES_PER_BUFFER);
+    const ringMs = options.ringMs ?? 1000;
+    if (!Number.isFinite(ringMs) || ringMs < 10 || ringMs > 60_000) {
+      throw new InvalidOptionError('ringMs', ringMs, 'from 10 to 60000 ms');
+    }
+    const ringFrames = Math.max(Math.ceil((ringMs * sampleRate) / 1000), 2 * framesPerBuffer);
+
+    const inputEntry = input && DeviceStream.pick(catalog, input, 'audioinput');
+    const outputEntry = output && DeviceStream.pick(catalog, output, 'audiooutput');
+    this.sampleRate = sampleRate;
+    this.inputChannels = input?.channels ?? 0;
+    this.outputChannels = output?.channels ?? 0;
+    if (inputEntry) this.inputDevice = inputEntry.device;
+    if (outputEntry) this.outputDevice = outputEntry.device;
+
+    try {
+      this.native = new (nativeBinding().AudioStream)({
+        sampleRate,
+        framesPerBuffer,
+        ringFrames,
+        captureRendered: options.captureRendered ?? false,
+        env: { ...inputEntry?.target.env, ...outputEntry?.target.env },
+        onWake: () => this.onWake(),
+        ...(inputEntry && input
+          ? {
+              inputDevice: inputEntry.target.portAudioIndex,
+              inputChannels: input.channels,
+              inputLatency: latencySeconds(
+                'input.latencyMs',
+                input.latencyMs,
+                inputEntry.device.defaultLowInputLatencyMs,
+                inputEntry.device.defaultHighInputLatencyMs,
+              ),
+            }
+          : {}),
+        ...(outputEntry && output
+          ? {
+              outputDevice: outputEntry.target.portAudioIndex,
+              outputChannels: output.channels,
+              outputLatency: latencySeconds(
+                'output.latencyMs',
+                output.latencyMs,
+                outputEntry.device.defaultLowOutputLatencyMs,
+                outputEntry.device.defaultHighOutputLatencyMs,
+              ),
+            }
+          : {}),
+      });
+    } catch (error) {
+      throw DeviceStream.backendError(error);
+    }
+  }
+
+  /**
+   * Opens a stream (stopped; call {@link start}).
+   * @throws InvalidOptionError for a sample rate, channel count, buffer size or latency out of range;
+   *   DeviceNotFoundError / AmbiguousDeviceError for a device choice; DeviceCapabilityError when the device lacks
+   *   the direction or the channels; AudioBackendError when PortAudio refuses the configuration.
+   */
+  static open(options: DeviceStreamOptions): DeviceStream {
+    return new DeviceStream(options, DeviceCatalog.read());
+  }
+
+  /** @internal Opens with an already read device catalog. */
+  static openWith(options: DeviceStreamOptions, catalog: DeviceCatalog): DeviceStream {
+    return new DeviceStream(options, catalog);
+  }
+
+  private static pick(
+    catalog: DeviceCatalog,
+    direction: DeviceStreamDirection,
+    kind: 'audioinput' | 'audiooutput',
+  ): CatalogEntry {
+    const words = kind === 'audioinput' ? 'input' : 'output';
+    let entry: CatalogEntry | undefined;
+    if (direction.device === undefined) {
+      entry = catalog.defaultEntry(kind);
+      if (!entry) throw new DeviceCapabilityError(`there is no default ${words} device`);
+    } else {
+      // Resolve among all devices first, so an output-only device asked for input is named as such.
+      const any = catalog.entries.find(
+        (e) => e.device.index === direction.device || e.device.id === direction.device,
+      );
+      const max = (e: CatalogEntry): number =>
+        kind === 'audioinput' ? e.device.maxInputChannels : e.device.maxOutputChannels;
+      if (any && max(any) === 0) {
+        throw new DeviceCapabilityError(
+          `device ${any.device.index} (${any.device.id}) has no ${words} channels`,
+        );
+      }
+      entry = catalog.resolve(direction.device, kind);
+    }
+    const max =
+      kind === 'audioinput' ? entry.device.maxInputChannels : entry.device.maxOutputChannels;
+    if (!Number.isInteger(direction.channels) || direction.channels < 1) {
+      throw new InvalidOptionError(
+        `${words}.channels`,
+        direction.channels,
+        'an integer of at least 1',
+      );
+    }
+    if (direction.channels > max) {
+      throw new DeviceCapabilityError(
+        `device ${entry.device.index} (${entry.device.id}) has ${max} ${words} channels; ${direction.channels} were asked for`,
+      );
+    }
+    return entry;
+  }
+
+  private static backendError(error: unknown): MediaDevicesError {
+    if (error instanceof MediaDevicesError) return error;
+    const e = error as Error & { paErrorCode?: number };
+    return new AudioBackendError(e.message, e.paErrorCode, { cause: error });
+  }
+
+  private get open(): NativeAudioStream {
+    if (!this.native) throw new MediaDevicesError('the stream is closed');
+    return this.native;
+  }
+
+  private onWake(): void {
+    if (this.inputChannels > 0 && this.listenerCount('input') > 0) {
+      const audio = this.readInput();
+      if (audio) this.emit('input', audio);
+    }
+    if (this.outputChannels > 0) {
+      if (this.listenerCount('rendered') > 0) {
+        const audio = this.readRendered();
+        if (audio) this.emit('rendered', audio);
+      }
+      this.emit('writable');
+    }
+  }
+
+  /** Starts the device callbacks. Starting a started stream does nothing. */
+  start(): void {
+    try {
+      this.open.start();
+    } catch (error) {
+      throw DeviceStream.backendError(error);
+    }
+  }
+
+  /** Stops the callbacks after the output already queued has played. Stopping a stopped stream does nothing. */
+  stop(): void {
+    try {
+      this.native?.stop();
+    } catch (error) {
+      throw DeviceStream.backendError(error);
+    }
+  }
+
+  /** Closes the stream and releases the device. Closing twice does nothing. */
+  close(): void {
+    this.native?.close();
+    this.native = undefined;
+    this.removeAllListeners();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Whether the stream has been closed. */
+  get closed(): boolean {
+    return this.native === undefined;
+  }
+
+  /** Drains the captured audio waiting in the input ring; null when there is none. */
+  readInput(): TimedAudio | null {
+    return toTimedAudio(this.open.readInput(), this.inputChannels);
+  }
+
+  /** Drains what the output has played since the last call (needs `captureRendered`); null when there is none. */
+  readRendered(): TimedAudio | null {
+    return toTimedAudio(this.open.readRendered(), this.outputChannels);
+  }
+
+  /**
+   * Queues interleaved samples for playback.
+   * @returns how many samples per channel fit in the output ring (the rest were not taken).
+   */
+  write(samples: Int16Array): number {
+    return this.open.write(samples);
+  }
+
+  /** Samples per channel queued in the output ring, not yet handed to the device. */
+  get outputBufferedFrames(): number {
+    return this.native?.outputBufferedFrames() ?? 0;
+  }
+
+  /** Samples per channel that {@link write} can take now. */
+  get outputWritableFrames(): number {
+    return this.native?.outputWritableFrames() ?? 0;
+  }
+
+  /** Counters of xruns (PortAudio's flags) and ring overruns/underruns since the stream opened. */
+  get stats(): DeviceStreamStats {
+    return this.open.counters();
+  }
+
+  /** Latencies the host settled on (ms). */
+  get latency(): { inputMs: number; outputMs: number } {
+    const info = this.open.info();
+    return { inputMs: info.inputLatency * 1000, outputMs: info.outputLatency * 1000 };
+  }
+
+  /** The stream's clock now (s): the clock of every {@link AudioBlockTiming} time. */
+  time(): number {
+    return this.open.time();
+  }
+
+  /** Whether the device callbacks are running. */
+  get active(): boolean {
+    return this.native?.isActive() ?? false;
+  }
+}
