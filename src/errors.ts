@@ -49,8 +49,9 @@ export class AudioProcessingError extends MediaDevicesError {
     readonly operation: string,
     /** The native module's own message. */
     readonly nativeMessage: string,
+    options?: ErrorOptions,
   ) {
-    super(`${operation} failed in the native audio processing module: ${nativeMessage}`);
+    super(`${operation} failed in the native audio processing module: ${nativeMessage}`, options);
   }
 }
 
