@@ -9,6 +9,11 @@ import { decodeWav, encodeWav, readWav, writeWav } from './wav.js';
 const dir = mkdtempSync(join(tmpdir(), 'wav-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Runs sox with a null input and a half-scale signal (so no dither clipping). */
+function sox(args: readonly string[]): void {
+  execFileSync('sox', ['-n', ...args, 'vol', '0.5']);
+}
+
 function ramp(length: number): Int16Array {
   const out = new Int16Array(length);
   for (let i = 0; i < length; i++) out[i] = ((i * 7919) % 65536) - 32768;
@@ -48,20 +53,7 @@ describe('WAV', () => {
   it('reads WAVE_FORMAT_EXTENSIBLE files, extra chunks and odd-sized chunks', () => {
     // sox writes WAVE_FORMAT_EXTENSIBLE for more than two channels.
     const path = join(dir, 'ext.wav');
-    execFileSync('sox', [
-      '-n',
-      '-r',
-      '48000',
-      '-c',
-      '4',
-      '-b',
-      '16',
-      path,
-      'synth',
-      '0.1',
-      'sine',
-      '440',
-    ]);
+    sox(['-r', '48000', '-c', '4', '-b', '16', path, 'synth', '0.1', 'sine', '440']);
     const bytes = readFileSync(path);
     expect(bytes.readUInt16LE(20)).toBe(0xfffe);
     const audio = decodeWav(bytes);
@@ -96,19 +88,7 @@ describe('WAV', () => {
       [['-e', 'u-law'], /format 7 with 8 bits/],
     ] as const) {
       const path = join(dir, `bad-${args.join('')}.wav`);
-      execFileSync('sox', [
-        '-n',
-        '-r',
-        '8000',
-        '-c',
-        '1',
-        ...args,
-        path,
-        'synth',
-        '0.01',
-        'sine',
-        '440',
-      ]);
+      sox(['-r', '8000', '-c', '1', ...args, path, 'synth', '0.01', 'sine', '440']);
       const error = await readWav(path).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WavFormatError);
       expect((error as Error).message).toMatch(pattern);
