@@ -75,6 +75,12 @@ export interface AudioProcessingEvents {
   warning: [AudioProcessingWarning];
 }
 
+/**
+ * The frame an {@link AudioProcessingModule} takes: an rtc-node `AudioFrame`, or any object with its four audio
+ * fields. `data` may be a view on a larger buffer (a subarray); exactly its own samples are read and written.
+ */
+export type ApmFrame = Pick<AudioFrame, 'data' | 'sampleRate' | 'channels' | 'samplesPerChannel'>;
+
 type Direction = 'processStream' | 'processReverseStream';
 
 /** Per (rate, channels) state: a scratch buffer the native module works on, and requests encoded once. */
@@ -198,7 +204,7 @@ export class AudioProcessingModule extends EventEmitter<AudioProcessingEvents> {
    * @throws {ModuleClosedError} after {@link close}
    * @throws {AudioProcessingError} if the native module rejects the frame
    */
-  processStream(frame: AudioFrame): void {
+  processStream(frame: ApmFrame): void {
     this.#process(frame, 'processStream');
     this.#stats.streamFrames++;
   }
@@ -212,7 +218,7 @@ export class AudioProcessingModule extends EventEmitter<AudioProcessingEvents> {
    * @throws {ModuleClosedError} after {@link close}
    * @throws {AudioProcessingError} if the native module rejects the frame
    */
-  processReverseStream(frame: AudioFrame): void {
+  processReverseStream(frame: ApmFrame): void {
     this.#process(frame, 'processReverseStream');
     this.#stats.reverseStreamFrames++;
   }
@@ -269,7 +275,7 @@ export class AudioProcessingModule extends EventEmitter<AudioProcessingEvents> {
     if (this.#handle === undefined) throw new ModuleClosedError('AudioProcessingModule');
   }
 
-  #process(frame: AudioFrame, direction: Direction): void {
+  #process(frame: ApmFrame, direction: Direction): void {
     this.#assertOpen();
     validateFrame(frame);
     const slot = this.#slot(frame.sampleRate, frame.channels);
@@ -309,7 +315,7 @@ export class AudioProcessingModule extends EventEmitter<AudioProcessingEvents> {
  * Throws {@link InvalidAudioFrameError} unless the frame is one the native module processes safely.
  * @internal
  */
-export function validateFrame(frame: AudioFrame): void {
+export function validateFrame(frame: ApmFrame): void {
   const { data, sampleRate, channels, samplesPerChannel } = frame;
   if (!(data instanceof Int16Array)) {
     throw new InvalidAudioFrameError('data', 'an Int16Array', describe(data));

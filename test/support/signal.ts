@@ -121,3 +121,114 @@ export function firstSampleAbove(samples: Int16Array, threshold: number, from = 
   for (let i = from; i < samples.length; i++) if (Math.abs(samples[i]!) >= threshold) return i;
   return -1;
 }
+
+/** A deterministic pseudo-random generator (mulberry32) giving uniform numbers in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Gaussian white noise as mono int16 samples, deterministic for a given seed.
+ * @param frames length in samples
+ * @param rmsDbfs RMS level (dBFS)
+ * @param seed generator seed
+ */
+export function whiteNoiseInt16(frames: number, rmsDbfs: number, seed = 1): Int16Array {
+  const random = seededRandom(seed);
+  const sigma = INT16_FULL_SCALE * 10 ** (rmsDbfs / 20);
+  const out = new Int16Array(frames);
+  for (let i = 0; i < frames; i++) {
+    // Box-Muller; 1 - u keeps the logarithm finite.
+    const g = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(sigma * g)));
+  }
+  return out;
+}
+
+/** A copy of mono int16 samples scaled so that their RMS over the whole array is `targetDbfs` (clipped to int16). */
+export function scaleToRmsDbfs(samples: Int16Array, targetDbfs: number): Int16Array {
+  const gain = 10 ** ((targetDbfs - rmsDbfs(samples)) / 20);
+  return samples.map((s) => Math.max(-32768, Math.min(32767, Math.round(s * gain))));
+}
+
+/** Sample-wise sum of int16 arrays (length of the first), clipped to int16. */
+export function mixInt16(first: Int16Array, ...others: Int16Array[]): Int16Array {
+  const out = new Int16Array(first.length);
+  for (let i = 0; i < first.length; i++) {
+    let sum = first[i]!;
+    for (const other of others) sum += other[i] ?? 0;
+    out[i] = Math.max(-32768, Math.min(32767, sum));
+  }
+  return out;
+}
+
+/** A room-like echo path: one direct tap and sparse reflections that decay exponentially. */
+export interface EchoPath {
+  /** Delay of the direct echo (ms). */
+  delayMs: number;
+  /** Gain of the direct echo (dB). */
+  directGainDb: number;
+  /** Length of the reflections after the direct echo (ms). */
+  tailMs: number;
+  /** Number of reflections in the tail. */
+  reflections: number;
+  /** Seed of the reflections' times and signs. */
+  seed: number;
+}
+
+/**
+ * What a microphone picks up of mono far-end samples through an {@link EchoPath}: a sparse convolution, the
+ * reflections starting at half the direct gain and decaying by 60 dB over the tail.
+ */
+export function applyEchoPath(far: Int16Array, sampleRate: number, path: EchoPath): Int16Array {
+  const random = seededRandom(path.seed);
+  const direct = Math.round((path.delayMs * sampleRate) / 1000);
+  const directGain = 10 ** (path.directGainDb / 20);
+  const tailSamples = Math.round((path.tailMs * sampleRate) / 1000);
+  const taps: { at: number; gain: number }[] = [{ at: direct, gain: directGain }];
+  for (let k = 0; k < path.reflections; k++) {
+    const offset = 1 + Math.floor(random() * tailSamples);
+    const sign = random() < 0.5 ? -1 : 1;
+    taps.push({
+      at: direct + offset,
+      gain: sign * 0.5 * directGain * 10 ** ((-3 * offset) / tailSamples),
+    });
+  }
+  const out = new Float64Array(far.length);
+  for (const { at, gain } of taps) {
+    for (let i = at; i < far.length; i++) out[i]! += gain * far[i - at]!;
+  }
+  return Int16Array.from(out, (v) => Math.max(-32768, Math.min(32767, Math.round(v))));
+}
+
+/**
+ * Echo return loss enhancement (dB): the energy of the microphone signal over the energy left after echo
+ * cancellation, summed over the blocks of [start, end) (samples) whose microphone level reaches `minDbfs`
+ * (the blocks that carry echo). Mono int16 samples.
+ */
+export function erleDb(
+  mic: Int16Array,
+  out: Int16Array,
+  start: number,
+  end: number,
+  blockSize: number,
+  minDbfs: number,
+): number {
+  let micEnergy = 0;
+  let outEnergy = 0;
+  for (let b = start; b + blockSize <= end; b += blockSize) {
+    if (rmsDbfs(mic, b, b + blockSize) < minDbfs) continue;
+    for (let i = b; i < b + blockSize; i++) {
+      micEnergy += mic[i]! * mic[i]!;
+      outEnergy += out[i]! * out[i]!;
+    }
+  }
+  return 10 * Math.log10(micEnergy / outEnergy);
+}
