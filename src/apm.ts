@@ -23,7 +23,7 @@ export const APM_SAMPLE_RATES: readonly number[] = Object.freeze([
 /** Most interleaved channels per frame that {@link AudioProcessingModule} accepts. */
 export const APM_MAX_CHANNELS = 8;
 
-/** Range of {@link AudioProcessingModule.setStreamDelayMs} (ms); the native module rejects anything else. */
+/** Largest stream delay (ms) for {@link AudioProcessingModule.setStreamDelayMs}; the native module rejects more. */
 export const APM_MAX_STREAM_DELAY_MS = 500;
 
 /**

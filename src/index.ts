@@ -2,3 +2,17 @@ export * from './errors.js';
 export * from './audio_device.js';
 export * from './device_stream.js';
 export * from './media_devices.js';
+export {
+  APM_MAX_CHANNELS,
+  APM_MAX_STREAM_DELAY_MS,
+  APM_SAMPLE_RATES,
+  apmFrameSamples,
+  AudioProcessingModule,
+  type ApmFrame,
+  type AudioProcessingEvents,
+  type AudioProcessingOptions,
+  type AudioProcessingStats,
+  type AudioProcessingWarning,
+} from './apm.js';
+export * from './wav.js';
+export * from './offline_aec.js';
