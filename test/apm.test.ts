@@ -9,6 +9,7 @@ import {
   livekitFfiRequest,
   livekitRetrievePtr,
 } from '@livekit/rtc-ffi-bindings';
+import { AudioFrame } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   APM_SAMPLE_RATES,
@@ -419,7 +420,8 @@ describe('AudioProcessingModule', () => {
       big.set(signal.subarray(at, at + FRAME), 100);
       const view = big.subarray(100, 100 + FRAME);
       const own = signal.slice(at, at + FRAME);
-      onView.processStream({ data: view, sampleRate: RATE, channels: 1, samplesPerChannel: FRAME });
+      // An rtc-node AudioFrame on the view: its own protoInfo() would send the buffer's first samples.
+      onView.processStream(new AudioFrame(view, RATE, 1, FRAME));
       onOwn.processStream({ data: own, sampleRate: RATE, channels: 1, samplesPerChannel: FRAME });
       expect(Array.from(view)).toEqual(Array.from(own));
       expect(big.subarray(0, 100).every((v) => v === 12345)).toBe(true);
