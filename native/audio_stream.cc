@@ -9,6 +9,10 @@
 
 #include "addon_state.h"
 
+#ifdef __linux__
+#include <pa_linux_alsa.h>
+#endif
+
 namespace {
 
 // Sets environment variables for the duration of a scope and restores them after: the ALSA `pulse` plugin reads
@@ -59,7 +63,7 @@ Napi::Function AudioStream::Define(Napi::Env env) {
 }
 
 // new AudioStream({ inputDevice, inputChannels, outputDevice, outputChannels, sampleRate, framesPerBuffer,
-//                   inputLatency, outputLatency, ringFrames, captureRendered, env, onWake })
+//                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, env, onWake })
 // Latencies are in seconds (PortAudio's unit); validation with friendly messages happens in TypeScript.
 AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
   Napi::Env env = info.Env();
@@ -118,6 +122,15 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
     stream_ = nullptr;
     ThrowPaError(env, err, "cannot open the audio stream");
   }
+
+#ifdef __linux__
+  // A SCHED_FIFO callback thread rides out a loaded machine; PortAudio falls back to normal scheduling where the
+  // process may not raise its priority.
+  const PaDeviceIndex anyDevice = inputChannels_ > 0 ? in.device : out.device;
+  if (o.Get("realtimeScheduling").ToBoolean() &&
+      Pa_GetHostApiInfo(Pa_GetDeviceInfo(anyDevice)->hostApi)->type == paALSA)
+    PaAlsa_EnableRealtimeScheduling(stream_, 1);
+#endif
 
   // Sized for the worst case before the stream starts, so the callback never allocates.
   const size_t blocks = ringFrames / 16 + 64;

@@ -39,6 +39,6 @@ export interface AudioDevice {
 
 /**
  * How a device is chosen: its `index`, its exact `id` or `name`, or a case-insensitive substring of its name or id
- * that matches exactly one device.
+ * that matches exactly one device (monitor sources count only when nothing else matches).
  */
 export type DeviceSelector = number | string;

@@ -48,6 +48,11 @@ export interface DeviceStreamOptions {
   ringMs?: number;
   /** Also deliver what the output really played, with its DAC times, as `rendered` events. Default false. */
   captureRendered?: boolean;
+  /**
+   * Run the device callback at real-time priority where the host API and the process's rights allow it (Linux
+   * ALSA: SCHED_FIFO, which needs root or an rtprio limit; elsewhere the host decides). Default true.
+   */
+  realtimeScheduling?: boolean;
 }
 
 /** Timing of one device callback's worth of audio. Times are seconds on the stream's clock ({@link DeviceStream.time}). */
@@ -144,6 +149,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   readonly outputDevice?: AudioDevice;
 
   private native: NativeAudioStream | undefined;
+  private finalStats: DeviceStreamStats | undefined;
 
   private constructor(options: DeviceStreamOptions, catalog: DeviceCatalog) {
     super();
@@ -184,6 +190,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
         framesPerBuffer,
         ringFrames,
         captureRendered: options.captureRendered ?? false,
+        realtimeScheduling: options.realtimeScheduling ?? true,
         env: { ...inputEntry?.target.env, ...outputEntry?.target.env },
         onWake: () => this.onWake(),
         ...(inputEntry && input
@@ -317,6 +324,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
 
   /** Closes the stream and releases the device. Closing twice does nothing. */
   close(): void {
+    if (this.native) this.finalStats = this.native.counters();
     this.native?.close();
     this.native = undefined;
     this.removeAllListeners();
@@ -360,9 +368,9 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     return this.native?.outputWritableFrames() ?? 0;
   }
 
-  /** Counters of xruns (PortAudio's flags) and ring overruns/underruns since the stream opened. */
+  /** Counters of xruns (PortAudio's flags) and ring overruns/underruns since the stream opened (final once closed). */
   get stats(): DeviceStreamStats {
-    return this.open.counters();
+    return this.native?.counters() ?? this.finalStats!;
   }
 
   /** Latencies the host settled on (ms). */

@@ -134,7 +134,8 @@ export class DeviceCatalog {
   }
 
   /**
-   * Chooses a device of one direction by index, exact id, exact name, or unique case-insensitive name substring.
+   * Chooses a device of one direction by index, exact id, exact name, or a case-insensitive substring of name or id
+   * that matches one device (or one device that is not a monitor of a sink).
    * @throws DeviceNotFoundError when nothing matches; AmbiguousDeviceError when a substring matches several.
    */
   resolve(selector: DeviceSelector, kind: AudioDeviceKind): CatalogEntry {
@@ -157,6 +158,9 @@ export class DeviceCatalog {
         e.device.name.toLowerCase().includes(needle) || e.device.id.toLowerCase().includes(needle),
     );
     if (matches.length === 1) return matches[0]!;
+    // "microphone" should not be ambiguous because the server also offers the monitor of a sink of that name.
+    const real = matches.filter((e) => e.device.monitorOf === undefined);
+    if (real.length === 1) return real[0]!;
     if (matches.length > 1) throw new AmbiguousDeviceError(selector, describe(matches), words);
     throw new DeviceNotFoundError(selector, describe(candidates), words);
   }

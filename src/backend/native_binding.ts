@@ -57,6 +57,7 @@ export interface NativeStreamOptions {
   outputLatency?: number;
   ringFrames: number;
   captureRendered?: boolean;
+  realtimeScheduling?: boolean;
   env?: Record<string, string>;
   onWake: () => void;
 }
@@ -141,8 +142,14 @@ function findAddon(): string {
 
 let binding: NativeBinding | undefined;
 
-/** @internal The native addon, loaded on first use. */
+/**
+ * @internal The native addon, loaded on first use. PortAudio's ALSA and JACK probes print dozens of lines on stderr
+ * when it initialises; they are kept quiet unless LK_AUDIO_DEBUG is set.
+ */
 export function nativeBinding(): NativeBinding {
-  binding ??= createRequire(import.meta.url)(findAddon()) as NativeBinding;
+  if (!binding) {
+    binding = createRequire(import.meta.url)(findAddon()) as NativeBinding;
+    binding.setQuietProbe(!process.env.LK_AUDIO_DEBUG);
+  }
   return binding;
 }
