@@ -1,13 +1,25 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli/main.ts'],
-  format: ['esm', 'cjs'],
-  dts: { entry: 'src/index.ts' },
+const shared = {
   sourcemap: true,
-  clean: true,
   target: 'node20',
-  // import.meta.url is used to locate the native addon; shim it in the CommonJS build.
-  shims: true,
   external: ['@livekit/rtc-node', '@livekit/rtc-ffi-bindings'],
-});
+} as const;
+
+export default defineConfig([
+  {
+    ...shared,
+    entry: { index: 'src/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: true,
+    // import.meta.url locates the native addon; shim it in the CommonJS build.
+    shims: true,
+  },
+  {
+    // The command-line tool is ESM only (it uses top-level await).
+    ...shared,
+    entry: { 'cli/main': 'src/cli/main.ts' },
+    format: ['esm'],
+  },
+]);
