@@ -10,7 +10,12 @@
  * @param to channels wanted
  * @param pick zero-based source channel to take alone, if any
  */
-export function mapChannels(samples: Int16Array, from: number, to: number, pick?: number): Int16Array {
+export function mapChannels(
+  samples: Int16Array,
+  from: number,
+  to: number,
+  pick?: number,
+): Int16Array {
   if (pick === undefined && from === to) return samples;
   const frames = samples.length / from;
   const out = new Int16Array(frames * to);

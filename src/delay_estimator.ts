@@ -34,7 +34,10 @@ export class DelayEstimator {
    */
   streamDelayMs(adcTime: number, now: number): number {
     this.lastCaptureDelaySeconds = now - adcTime;
-    return Math.max(0, Math.round((this.lastCaptureDelaySeconds + (this.renderDelaySeconds ?? 0)) * 1000));
+    return Math.max(
+      0,
+      Math.round((this.lastCaptureDelaySeconds + (this.renderDelaySeconds ?? 0)) * 1000),
+    );
   }
 
   /** The smoothed render delay (ms); 0 until a far-end frame has been noted. */

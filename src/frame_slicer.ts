@@ -33,7 +33,11 @@ export class FrameSlicer {
    * @param startTime time of the chunk's first sample (s, any clock); frames are stamped on that clock
    * @param onFrame receives each frame and the time of its first sample (s)
    */
-  push(samples: Int16Array, startTime: number, onFrame: (data: Int16Array, time: number) => void): void {
+  push(
+    samples: Int16Array,
+    startTime: number,
+    onFrame: (data: Int16Array, time: number) => void,
+  ): void {
     const frameLength = this.pending.length;
     let at = 0;
     if (this.pendingSamples === 0) this.pendingStartTime = startTime;
@@ -47,7 +51,10 @@ export class FrameSlicer {
       this.pendingSamples = 0;
     }
     for (; at + frameLength <= samples.length; at += frameLength) {
-      onFrame(samples.slice(at, at + frameLength), startTime + at / this.channels / this.sampleRate);
+      onFrame(
+        samples.slice(at, at + frameLength),
+        startTime + at / this.channels / this.sampleRate,
+      );
     }
     if (at < samples.length) {
       this.pending.set(samples.subarray(at));

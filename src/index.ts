@@ -16,3 +16,7 @@ export {
 } from './apm.js';
 export * from './wav.js';
 export * from './offline_aec.js';
+export * from './delay_estimator.js';
+export * from './input_capture.js';
+export * from './output_player.js';
+export type { PlaybackSourceStats } from './playback_source.js';

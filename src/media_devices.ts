@@ -1,7 +1,60 @@
+import { AudioResampler, AudioResamplerQuality, AudioSource } from '@livekit/rtc-node';
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from './audio_device.js';
-import { DeviceCatalog } from './backend/device_catalog.js';
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from './device_stream.js';
-import { InvalidOptionError } from './errors.js';
+import { DeviceCatalog, type CatalogEntry } from './backend/device_catalog.js';
+import {
+  DeviceStream,
+  MAX_SAMPLE_RATE,
+  MIN_SAMPLE_RATE,
+  type DeviceStreamOptions,
+} from './device_stream.js';
+import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './errors.js';
+import { InputCapture } from './input_capture.js';
+import { OutputPlayer } from './output_player.js';
+import { SharedAudioProcessing } from './shared_audio_processing.js';
+
+/** Options of {@link MediaDevices.openInput}. Processing options default to on, as in a call. */
+export interface OpenInputOptions {
+  /** Acoustic echo cancellation against what the {@link OutputPlayer} of this MediaDevices plays; default true. */
+  enableAec?: boolean;
+  /** Noise suppression; default true. */
+  noiseSuppression?: boolean;
+  /** High-pass filter (corner near 55 Hz, removes rumble and DC); default true. */
+  highPassFilter?: boolean;
+  /** Automatic gain control; default true. */
+  autoGainControl?: boolean;
+  /** The microphone: index, id or name substring; default the system's default input. */
+  inputDevice?: DeviceSelector;
+  /** Frames (10 ms each) the queue to the AudioSource holds before dropping the oldest; default 50. */
+  queueCapacity?: number;
+  /** Capture this one device channel (zero-based) instead of mixing all of them down; default none. */
+  inputChannelIndex?: number;
+  /**
+   * Run the device at this rate (Hz) and resample to `inputSampleRate` in-process. By default the device runs at
+   * `inputSampleRate`, or at its own rate (resampled) when it refuses that one.
+   */
+  deviceSampleRate?: number;
+}
+
+/** Options of {@link MediaDevices.openOutput}. */
+export interface OpenOutputOptions {
+  /** The speaker: index, id or name substring; default the system's default output. */
+  outputDevice?: DeviceSelector;
+  /**
+   * Backlog (ms) a live source (a track) may build up, through clock drift or an event-loop stall, before its
+   * oldest audio is dropped; default 60.
+   */
+  latencyCapMs?: number;
+  /**
+   * Audio mixed ahead of the device (ms): more rides out longer event-loop stalls, less plays sooner. Default 20.
+   */
+  bufferMs?: number;
+}
+
+// PortAudio's paInvalidSampleRate.
+const PA_INVALID_SAMPLE_RATE = -9997;
+// Frames the AudioSource buffers (ms); must be a multiple of 10. Capture is paced by the device, so this only
+// absorbs bursts after an event-loop stall.
+const SOURCE_QUEUE_MS = 0;
 
 /** Options of {@link MediaDevices}. */
 export interface MediaDevicesOptions {
@@ -27,7 +80,9 @@ function checkRate(option: string, rate: number): number {
 }
 
 /**
- * The machine's microphones and speakers, for LiveKit: device enumeration and defaults.
+ * The machine's microphones and speakers, for LiveKit: device enumeration and defaults, microphone capture into an
+ * `AudioSource` ({@link openInput}) and playback of tracks and streams ({@link openOutput}), with echo cancellation
+ * between the two.
  * Devices are read fresh on every call, so a device plugged in (or a sound-server sink created) shows up at once.
  */
 export class MediaDevices {
@@ -39,6 +94,8 @@ export class MediaDevices {
   readonly numChannels: number;
   /** Samples per channel per device callback. */
   readonly blocksize: number;
+
+  private readonly processing = new SharedAudioProcessing();
 
   /** @throws InvalidOptionError for a sample rate, channel count or blocksize out of range. */
   constructor(options: MediaDevicesOptions = {}) {
@@ -95,6 +152,183 @@ export class MediaDevices {
    */
   getOutputDevice(selector: DeviceSelector): AudioDevice {
     return DeviceCatalog.read().resolve(selector, 'audiooutput').device;
+  }
+
+  /**
+   * Opens a microphone and starts capturing into an rtc-node `AudioSource`, in exact 10 ms frames at
+   * `inputSampleRate`, processed by a WebRTC audio processing module when any processing option is on.
+   * Echo cancellation works against the {@link OutputPlayer} of this MediaDevices, opened before or after.
+   * @throws InvalidOptionError, DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError,
+   *   AudioBackendError; MediaDevicesError when an input with processing is already open on this MediaDevices.
+   */
+  openInput(options: OpenInputOptions = {}): InputCapture {
+    const {
+      enableAec = true,
+      noiseSuppression = true,
+      highPassFilter = true,
+      autoGainControl = true,
+      queueCapacity = 50,
+      inputChannelIndex,
+    } = options;
+    if (!Number.isInteger(queueCapacity) || queueCapacity < 1) {
+      throw new InvalidOptionError(
+        'queueCapacity',
+        queueCapacity,
+        'an integer of at least 1 (frames)',
+      );
+    }
+    const catalog = DeviceCatalog.read();
+    const entry = this.pick(catalog, options.inputDevice, 'audioinput');
+    const max = entry.device.maxInputChannels;
+    if (
+      inputChannelIndex !== undefined &&
+      (!Number.isInteger(inputChannelIndex) || inputChannelIndex < 0)
+    ) {
+      throw new InvalidOptionError(
+        'inputChannelIndex',
+        inputChannelIndex,
+        'a zero-based channel index',
+      );
+    }
+    if (inputChannelIndex !== undefined && inputChannelIndex >= max) {
+      throw new DeviceCapabilityError(
+        `inputChannelIndex ${inputChannelIndex} is beyond device ${entry.device.id}, which has ${max} input channels`,
+      );
+    }
+    // Open as many channels as needed to pick one, or the device's own layout (up to stereo) to mix down.
+    const channels =
+      inputChannelIndex !== undefined
+        ? inputChannelIndex + 1
+        : Math.min(max, Math.max(this.numChannels, 2));
+    const stream = this.openStream(
+      catalog,
+      entry,
+      options.deviceSampleRate,
+      this.inputSampleRate,
+      (sampleRate) => ({
+        input: { device: entry.device.index, channels },
+        sampleRate,
+        framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+      }),
+    );
+    const wantsProcessing = enableAec || noiseSuppression || highPassFilter || autoGainControl;
+    let apm;
+    try {
+      apm = wantsProcessing
+        ? this.processing.acquire({
+            echoCancellation: enableAec,
+            noiseSuppression,
+            highPassFilter,
+            autoGainControl,
+          })
+        : undefined;
+    } catch (error) {
+      stream.close();
+      throw error;
+    }
+    const resampler =
+      stream.sampleRate === this.inputSampleRate
+        ? undefined
+        : new AudioResampler(
+            stream.sampleRate,
+            this.inputSampleRate,
+            this.numChannels,
+            AudioResamplerQuality.HIGH,
+          );
+    return new InputCapture({
+      stream,
+      source: new AudioSource(this.inputSampleRate, this.numChannels, SOURCE_QUEUE_MS),
+      processing: this.processing,
+      apm,
+      resampler,
+      sampleRate: this.inputSampleRate,
+      numChannels: this.numChannels,
+      queueCapacity,
+      inputChannelIndex,
+    });
+  }
+
+  /**
+   * Opens a speaker for playing tracks and streams ({@link OutputPlayer.addTrack}, {@link OutputPlayer.addStream};
+   * then {@link OutputPlayer.start}). What it plays feeds the echo canceller of this MediaDevices' input capture,
+   * whether that is opened before or after.
+   * @throws InvalidOptionError, DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError, AudioBackendError
+   */
+  openOutput(options: OpenOutputOptions = {}): OutputPlayer {
+    const { latencyCapMs = 60, bufferMs = 20 } = options;
+    if (!Number.isFinite(latencyCapMs) || latencyCapMs < 10 || latencyCapMs > 10_000) {
+      throw new InvalidOptionError('latencyCapMs', latencyCapMs, 'from 10 to 10000 ms');
+    }
+    if (!Number.isFinite(bufferMs) || bufferMs < 10 || bufferMs > 1000) {
+      throw new InvalidOptionError('bufferMs', bufferMs, 'from 10 to 1000 ms');
+    }
+    const catalog = DeviceCatalog.read();
+    const entry = this.pick(catalog, options.outputDevice, 'audiooutput');
+    const stream = DeviceStream.openWith(
+      {
+        output: { device: entry.device.index, channels: this.numChannels },
+        sampleRate: this.outputSampleRate,
+        framesPerBuffer: this.framesPerBuffer(this.outputSampleRate, this.inputSampleRate),
+        captureRendered: true,
+      },
+      catalog,
+    );
+    return new OutputPlayer({
+      stream,
+      processing: this.processing,
+      sampleRate: this.outputSampleRate,
+      numChannels: this.numChannels,
+      latencyCapMs,
+      bufferMs,
+    });
+  }
+
+  /** The chosen device, or the default of its direction. */
+  private pick(
+    catalog: DeviceCatalog,
+    selector: DeviceSelector | undefined,
+    kind: AudioDeviceKind,
+  ): CatalogEntry {
+    if (selector !== undefined) return catalog.resolve(selector, kind);
+    const entry = catalog.defaultEntry(kind);
+    if (!entry) {
+      throw new DeviceCapabilityError(
+        `there is no default ${kind === 'audioinput' ? 'input' : 'output'} device`,
+      );
+    }
+    return entry;
+  }
+
+  /** Samples per callback at the device rate: the blocksize, scaled when the device runs at another rate. */
+  private framesPerBuffer(deviceRate: number, rate: number): number {
+    return Math.round((this.blocksize * deviceRate) / rate);
+  }
+
+  /**
+   * Opens a stream at the asked device rate, or the wanted rate; when the device refuses the wanted rate, at the
+   * device's own rate (the caller then resamples).
+   */
+  private openStream(
+    catalog: DeviceCatalog,
+    entry: CatalogEntry,
+    deviceRate: number | undefined,
+    wantedRate: number,
+    options: (sampleRate: number) => DeviceStreamOptions,
+  ): DeviceStream {
+    if (deviceRate !== undefined) return DeviceStream.openWith(options(deviceRate), catalog);
+    try {
+      return DeviceStream.openWith(options(wantedRate), catalog);
+    } catch (error) {
+      const ownRate = entry.device.defaultSampleRate;
+      if (
+        !(error instanceof AudioBackendError) ||
+        error.paErrorCode !== PA_INVALID_SAMPLE_RATE ||
+        ownRate === wantedRate
+      ) {
+        throw error;
+      }
+      return DeviceStream.openWith(options(ownRate), catalog);
+    }
   }
 
   private list(kind: AudioDeviceKind): AudioDevice[] {

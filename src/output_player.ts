@@ -1,0 +1,344 @@
+import { AudioFrame, AudioStream, type Track } from '@livekit/rtc-node';
+import { EventEmitter } from 'node:events';
+import type { AudioDevice } from './audio_device.js';
+import type { DeviceStream, TimedAudio } from './device_stream.js';
+import { AudioBackendError, MediaDevicesError } from './errors.js';
+import { FrameSlicer } from './frame_slicer.js';
+import { PlaybackSource, type PlaybackSourceStats } from './playback_source.js';
+import type { SharedAudioProcessing } from './shared_audio_processing.js';
+
+/** Options of {@link OutputPlayer.addStream}. */
+export interface AddStreamOptions {
+  /**
+   * Whether the stream pushes audio in real time on its own clock (a live feed: its backlog is capped, oldest audio
+   * dropped) rather than being pulled at the device's pace (a file, text-to-speech: never dropped). Default false.
+   */
+  live?: boolean;
+}
+
+/** Counters of an {@link OutputPlayer}, all since it opened. */
+export interface OutputPlayerStats {
+  /** Samples per channel the device played (silence included). */
+  renderedFrames: number;
+  /** Device callbacks that found the player's ring empty (the mix fell behind); silence was played. */
+  underruns: number;
+  /** Samples per channel of silence played because of underruns. */
+  underrunFrames: number;
+  /** Device callbacks PortAudio flagged as output underflow. */
+  deviceUnderflows: number;
+  /** Samples per channel of live sources dropped to keep them under the latency cap. */
+  droppedFrames: number;
+  /** Samples per channel of silence mixed in for sources that had nothing ready. */
+  starvedFrames: number;
+  /** 10 ms frames of what was played handed to the echo canceller's reverse stream. */
+  reverseFrames: number;
+  /** Frames the echo canceller failed on (each fired a `warning`). */
+  processingErrors: number;
+  /** Sources whose iterator threw (each fired a `warning` and was removed). */
+  sourceErrors: number;
+  /** Sources playing now (tracks and streams). */
+  sources: number;
+}
+
+/** Payload of the `warning` event: a fault the player survived. */
+export interface OutputPlayerWarning {
+  /** `source-failed`: a stream's iterator threw and it was removed; `processing-failed`: a reverse frame failed. */
+  code: 'source-failed' | 'processing-failed';
+  /** Human-readable description. */
+  message: string;
+  /** The underlying error. */
+  cause: unknown;
+}
+
+/** Events of an {@link OutputPlayer}. */
+export interface OutputPlayerEvents {
+  /** A fatal fault (the device went away): the player is already closed. Thrown when nobody listens. */
+  error: [error: Error];
+  /** A fault the player survived; counted in {@link OutputPlayerStats} as well. */
+  warning: [warning: OutputPlayerWarning];
+  /** A stream added with {@link OutputPlayer.addStream} ended and has been played out. */
+  streamEnded: [stream: AsyncIterable<AudioFrame>];
+}
+
+/** @internal What MediaDevices.openOutput hands to an OutputPlayer. */
+export interface OutputPlayerParts {
+  stream: DeviceStream;
+  processing: SharedAudioProcessing;
+  sampleRate: number;
+  numChannels: number;
+  latencyCapMs: number;
+  bufferMs: number;
+}
+
+const BLOCK_MS = 10;
+// How far ahead a pull source is read (ms): enough to ride out a slow iterator, small enough to stay responsive.
+const PREFETCH_MS = 200;
+const DEVICE_SILENCE_LIMIT_MS = 2000;
+
+/**
+ * Plays remote tracks and any stream of frames on a speaker, opened by {@link MediaDevices.openOutput}.
+ *
+ * Sources are mixed in 10 ms steps into a small ring that the device drains at its own pace. What the device
+ * really played, silence included, goes back to the shared echo canceller in 10 ms frames together with its DAC
+ * time, so the microphone of the same MediaDevices hears no echo of it.
+ */
+export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
+  /** The device played on. */
+  readonly device: AudioDevice;
+  /** Sample rate of the mix (Hz). */
+  readonly sampleRate: number;
+  /** Channels of the mix; every one is written to the device. */
+  readonly numChannels: number;
+  /** Backlog (ms) beyond which a live source's oldest audio is dropped. */
+  readonly latencyCapMs: number;
+
+  private readonly stream: DeviceStream;
+  private readonly processing: SharedAudioProcessing;
+  private readonly blockFrames: number;
+  private readonly targetBufferedFrames: number;
+  private readonly mix: Int32Array;
+  private readonly block: Int16Array;
+  private readonly renderSlicer: FrameSlicer;
+  // Keyed by the track object: tracks that never joined a room all share the sid `TR_unknown`.
+  private readonly tracks = new Map<Track, PlaybackSource>();
+  private readonly streams = new Map<AsyncIterable<AudioFrame>, PlaybackSource>();
+  private readonly removedStats: PlaybackSourceStats = {
+    receivedFrames: 0,
+    droppedFrames: 0,
+    starvedFrames: 0,
+  };
+  private readonly watchdog: NodeJS.Timeout;
+  private lastCallbacks = 0;
+  private lastCallbackSeen = Date.now();
+  private started = false;
+  private closing: Promise<void> | undefined;
+  private readonly counters = {
+    renderedFrames: 0,
+    reverseFrames: 0,
+    processingErrors: 0,
+    sourceErrors: 0,
+  };
+
+  /** @internal Use {@link MediaDevices.openOutput}. */
+  constructor(parts: OutputPlayerParts) {
+    super();
+    this.stream = parts.stream;
+    this.processing = parts.processing;
+    this.device = parts.stream.outputDevice!;
+    this.sampleRate = parts.sampleRate;
+    this.numChannels = parts.numChannels;
+    this.latencyCapMs = parts.latencyCapMs;
+    this.blockFrames = (parts.sampleRate * BLOCK_MS) / 1000;
+    this.targetBufferedFrames = Math.round((parts.sampleRate * parts.bufferMs) / 1000);
+    this.mix = new Int32Array(this.blockFrames * parts.numChannels);
+    this.block = new Int16Array(this.blockFrames * parts.numChannels);
+    this.renderSlicer = new FrameSlicer(this.blockFrames, parts.numChannels, parts.sampleRate);
+    this.stream.on('writable', () => this.fill());
+    this.stream.on('rendered', (audio) => this.onRendered(audio));
+    this.watchdog = setInterval(() => this.checkDevice(), 500);
+    this.watchdog.unref();
+  }
+
+  /**
+   * Plays a track (typically a remote participant's): its audio is received at the player's rate and channels and
+   * kept under the latency cap. Call {@link start} to hear it.
+   * @throws MediaDevicesError if the track was already added or the player is closed.
+   */
+  async addTrack(track: Track): Promise<void> {
+    this.checkOpen();
+    if (this.tracks.has(track)) throw new MediaDevicesError(`track ${track.sid} is already playing`);
+    const audioStream = new AudioStream(track, {
+      sampleRate: this.sampleRate,
+      numChannels: this.numChannels,
+    });
+    this.tracks.set(track, this.createSource(audioStream, true, `track ${track.sid}`));
+  }
+
+  /** Stops playing a track and closes its AudioStream. Unknown tracks are ignored. */
+  async removeTrack(track: Track): Promise<void> {
+    const source = this.tracks.get(track);
+    if (!source) return;
+    this.tracks.delete(track);
+    await this.retire(source);
+  }
+
+  /**
+   * Plays any stream of frames: a WAV file, an agent's text-to-speech, a generator. Frames of any rate and channel
+   * count are converted. A pulled stream plays in real time, nothing dropped; `live: true` treats it like a track.
+   * When it ends and has played out, `streamEnded` fires and it is removed.
+   * @throws MediaDevicesError if the stream was already added or the player is closed.
+   */
+  addStream(frames: AsyncIterable<AudioFrame>, options: AddStreamOptions = {}): void {
+    this.checkOpen();
+    if (this.streams.has(frames)) throw new MediaDevicesError('this stream is already playing');
+    this.streams.set(frames, this.createSource(frames, options.live ?? false, 'stream'));
+  }
+
+  /** Stops playing a stream (its iterator's `return` is called). Unknown streams are ignored. */
+  async removeStream(frames: AsyncIterable<AudioFrame>): Promise<void> {
+    const source = this.streams.get(frames);
+    if (!source) return;
+    this.streams.delete(frames);
+    await this.retire(source);
+  }
+
+  /** Starts the device: sources added before or after are heard. Starting twice does nothing. */
+  async start(): Promise<void> {
+    this.checkOpen();
+    if (this.started) return;
+    this.started = true;
+    this.fill();
+    this.stream.start();
+  }
+
+  /** Counters since the player opened. */
+  get stats(): Readonly<OutputPlayerStats> {
+    const device = this.stream.stats;
+    const sources = [...this.tracks.values(), ...this.streams.values()];
+    const sum = (key: keyof PlaybackSourceStats) =>
+      sources.reduce((n, s) => n + s.stats[key], this.removedStats[key]);
+    return {
+      renderedFrames: this.counters.renderedFrames,
+      underruns: device.outputRingUnderruns,
+      underrunFrames: device.outputSilenceFrames,
+      deviceUnderflows: device.outputUnderflows,
+      droppedFrames: sum('droppedFrames'),
+      starvedFrames: sum('starvedFrames'),
+      reverseFrames: this.counters.reverseFrames,
+      processingErrors: this.counters.processingErrors,
+      sourceErrors: this.counters.sourceErrors,
+      sources: sources.length,
+    };
+  }
+
+  /** Samples per channel mixed but not yet handed to the device. */
+  get bufferedFrames(): number {
+    return this.stream.outputBufferedFrames;
+  }
+
+  /** Whether the player has been closed. */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  private createSource(
+    frames: AsyncIterable<AudioFrame>,
+    live: boolean,
+    what: string,
+  ): PlaybackSource {
+    const rate = this.sampleRate;
+    return new PlaybackSource(
+      frames,
+      live,
+      rate,
+      this.numChannels,
+      (rate * PREFETCH_MS) / 1000,
+      (rate * this.latencyCapMs) / 1000,
+      (error) => {
+        this.counters.sourceErrors++;
+        this.emit('warning', {
+          code: 'source-failed',
+          message: `${what} failed and was removed`,
+          cause: error,
+        });
+      },
+    );
+  }
+
+  private async retire(source: PlaybackSource): Promise<void> {
+    await source.cancel();
+    for (const key of ['receivedFrames', 'droppedFrames', 'starvedFrames'] as const) {
+      this.removedStats[key] += source.stats[key];
+    }
+  }
+
+  /** Mixes 10 ms blocks into the device ring until it holds the target. */
+  private fill(): void {
+    if (this.closing) return;
+    while (this.stream.outputBufferedFrames + this.blockFrames <= this.targetBufferedFrames) {
+      this.mix.fill(0);
+      for (const source of this.tracks.values()) source.mixInto(this.mix, this.blockFrames);
+      for (const [frames, source] of this.streams) {
+        source.mixInto(this.mix, this.blockFrames);
+        if (source.finished) {
+          this.streams.delete(frames);
+          void this.retire(source).then(() => this.emit('streamEnded', frames));
+        }
+      }
+      for (let i = 0; i < this.mix.length; i++) {
+        const v = this.mix[i]!;
+        this.block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+      }
+      this.stream.write(this.block);
+    }
+  }
+
+  /** What the device played, cut into 10 ms frames stamped with their DAC time, for the echo canceller. */
+  private onRendered(audio: TimedAudio): void {
+    let offset = 0;
+    for (const block of audio.blocks) {
+      const length = block.frames * audio.channels;
+      this.counters.renderedFrames += block.frames;
+      this.renderSlicer.push(
+        audio.samples.subarray(offset, offset + length),
+        block.dacTime,
+        (data, dacTime) => {
+          if (!this.processing.apm) return;
+          try {
+            const frame = new AudioFrame(data, this.sampleRate, this.numChannels, this.blockFrames);
+            this.processing.render(frame, dacTime, this.stream.time());
+            this.counters.reverseFrames++;
+          } catch (error) {
+            this.counters.processingErrors++;
+            this.emit('warning', {
+              code: 'processing-failed',
+              message: 'the echo canceller failed on a frame',
+              cause: error,
+            });
+          }
+        },
+      );
+      offset += length;
+    }
+  }
+
+  private checkDevice(): void {
+    if (this.closing || !this.started) return;
+    const callbacks = this.stream.stats.callbacks;
+    const now = Date.now();
+    if (callbacks !== this.lastCallbacks) {
+      this.lastCallbacks = callbacks;
+      this.lastCallbackSeen = now;
+    }
+    if (!this.stream.active || now - this.lastCallbackSeen > DEVICE_SILENCE_LIMIT_MS) {
+      const error = new AudioBackendError(
+        `the output device ${this.device.id} stopped playing (lost or failed)`,
+      );
+      void this.aclose().finally(() => this.emit('error', error));
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new MediaDevicesError('the output player is closed');
+  }
+
+  /** Stops playback, closes the device stream and every track's AudioStream. Safe to call twice. */
+  aclose(): Promise<void> {
+    this.closing ??= this.closeAll();
+    return this.closing;
+  }
+
+  /** `await using player = devices.openOutput()` closes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.aclose();
+  }
+
+  private async closeAll(): Promise<void> {
+    clearInterval(this.watchdog);
+    this.stream.close();
+    const sources = [...this.tracks.values(), ...this.streams.values()];
+    this.tracks.clear();
+    this.streams.clear();
+    await Promise.all(sources.map((s) => this.retire(s)));
+  }
+}
