@@ -66,6 +66,11 @@ export interface MediaDevicesOptions {
   numChannels?: number;
   /** Samples per channel per device callback; default 10 ms of audio at the input sample rate. */
   blocksize?: number;
+  /**
+   * Device latency to ask the host for (ms), or the device's `'low'` (default) or `'high'` suggestion. `'high'` with
+   * a 100 ms blocksize reproduces the Python original's configuration, at 100 ms more delay.
+   */
+  latencyMs?: number | 'low' | 'high';
 }
 
 function checkRate(option: string, rate: number): number {
@@ -94,6 +99,8 @@ export class MediaDevices {
   readonly numChannels: number;
   /** Samples per channel per device callback. */
   readonly blocksize: number;
+  /** Device latency asked of the host (ms, or the device's own low/high suggestion). */
+  readonly latencyMs: number | 'low' | 'high';
 
   private readonly processing = new SharedAudioProcessing();
 
@@ -111,6 +118,7 @@ export class MediaDevices {
       throw new InvalidOptionError('blocksize', blocksize, 'an integer from 1 to 65536 samples');
     }
     this.blocksize = blocksize;
+    this.latencyMs = options.latencyMs ?? 'low';
   }
 
   /** Every device, inputs and outputs, in index order (like the browser's `enumerateDevices`). */
@@ -206,7 +214,7 @@ export class MediaDevices {
       options.deviceSampleRate,
       this.inputSampleRate,
       (sampleRate) => ({
-        input: { device: entry.device.index, channels },
+        input: { device: entry.device.index, channels, latencyMs: this.latencyMs },
         sampleRate,
         framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
       }),
@@ -266,7 +274,11 @@ export class MediaDevices {
     const entry = this.pick(catalog, options.outputDevice, 'audiooutput');
     const stream = DeviceStream.openWith(
       {
-        output: { device: entry.device.index, channels: this.numChannels },
+        output: {
+          device: entry.device.index,
+          channels: this.numChannels,
+          latencyMs: this.latencyMs,
+        },
         sampleRate: this.outputSampleRate,
         framesPerBuffer: this.framesPerBuffer(this.outputSampleRate, this.inputSampleRate),
         captureRendered: true,
