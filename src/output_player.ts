@@ -50,12 +50,24 @@ export interface OutputPlayerWarning {
   cause: unknown;
 }
 
+/** Payload of the OutputPlayer `overflow` event. */
+export interface OutputOverflow {
+  /** Which source: `track <sid>` or `stream`. */
+  source: string;
+  /** Samples per channel dropped (the oldest). */
+  droppedFrames: number;
+  /** The cap the backlog was brought back to (ms). */
+  latencyCapMs: number;
+}
+
 /** Events of an {@link OutputPlayer}. */
 export interface OutputPlayerEvents {
   /** A fatal fault (the device went away): the player is already closed. Thrown when nobody listens. */
   error: [error: Error];
   /** A fault the player survived; counted in {@link OutputPlayerStats} as well. */
   warning: [warning: OutputPlayerWarning];
+  /** A live source's backlog passed the latency cap: its oldest audio was dropped (also counted in stats). */
+  overflow: [info: OutputOverflow];
   /** A stream added with {@link OutputPlayer.addStream} ended and has been played out. */
   streamEnded: [stream: AsyncIterable<AudioFrame>];
 }
@@ -146,7 +158,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
    */
   async addTrack(track: Track): Promise<void> {
     this.checkOpen();
-    if (this.tracks.has(track)) throw new MediaDevicesError(`track ${track.sid} is already playing`);
+    if (this.tracks.has(track))
+      throw new MediaDevicesError(`track ${track.sid} is already playing`);
     const audioStream = new AudioStream(track, {
       sampleRate: this.sampleRate,
       numChannels: this.numChannels,
@@ -242,6 +255,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
           cause: error,
         });
       },
+      (droppedFrames) =>
+        this.emit('overflow', { source: what, droppedFrames, latencyCapMs: this.latencyCapMs }),
     );
   }
 

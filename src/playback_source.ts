@@ -37,6 +37,7 @@ export class PlaybackSource {
    * @param frames the audio, in any sample rate and channel count
    * @param live whether the source pushes in real time (dropped beyond the cap) or is pulled (never dropped)
    * @param onError receives a failure of the source's iterator; the source then ends
+   * @param onDrop receives how many samples per channel a live source just dropped to stay under the cap
    */
   constructor(
     frames: AsyncIterable<AudioFrame>,
@@ -46,6 +47,7 @@ export class PlaybackSource {
     private readonly prefetchFrames: number,
     private readonly latencyCapFrames: number,
     onError: (error: unknown) => void,
+    private readonly onDrop: (frames: number) => void,
   ) {
     this.iterator = frames[Symbol.asyncIterator]();
     this.done = this.read()
@@ -115,7 +117,9 @@ export class PlaybackSource {
     this.bufferedSamples += samples.length;
     this.stats.receivedFrames += samples.length / this.channels;
     if (this.live && this.bufferedFrames > this.latencyCapFrames) {
-      this.discard(this.bufferedSamples - this.latencyCapFrames * this.channels);
+      const excess = this.bufferedSamples - this.latencyCapFrames * this.channels;
+      this.discard(excess);
+      this.onDrop(excess / this.channels);
     }
   }
 
