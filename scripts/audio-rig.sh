@@ -180,7 +180,7 @@ start_watcher() {
   [[ $owner =~ ^[0-9]+$ ]] || die "LK_AUDIO_RIG_OWNER_PID is not a pid: $owner"
   self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")
   LK_AUDIO_RIG_DIR=$RIG setsid bash -c '
-    while kill -0 "$1" 2>/dev/null; do sleep 1; done
+    while kill -0 "$1" 2>/dev/null; do sleep 1 & wait $!; done
     exec bash "$2" stop' lk-rig-watcher "$owner" "$self" "$RIG" </dev/null >>"$RIG/watcher.log" 2>&1 &
   echo "$!" >"$WATCHER_PIDFILE"
 }

@@ -620,3 +620,20 @@ export async function measureEchoPath({
     medianGainDb: median(gainsDb),
   };
 }
+
+/** Runs pactl against the rig and returns its stdout. */
+export async function pactl(...args: string[]): Promise<string> {
+  const child = track(
+    spawn('pactl', args, { env: rigChildEnv(), stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
+  const err = stderrOf(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => (out += d));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  });
+  if (code !== 0) throw new Error(`pactl ${args.join(' ')} failed (exit ${code}): ${err()}`);
+  return out;
+}

@@ -1,0 +1,124 @@
+/**
+ * vitest globalSetup: makes sure the tests run against the audio rig (scripts/audio-rig.sh).
+ *
+ * - If the environment already names a running rig (LK_AUDIO_RIG=1 and PULSE_SERVER answers with the rig's
+ *   devices, e.g. after `eval "$(scripts/audio-rig.sh start)"` or in .ci/run), it is used and left running.
+ * - Otherwise a private rig is started for this run in .rig/vitest-<pid> (so concurrent runs in one checkout do
+ *   not share or stop each other's server), its environment is put into process.env for the test workers, and
+ *   it is stopped after the run. If vitest is killed before it can stop it, the rig stops itself (the script's
+ *   owner-pid watcher), and the next run clears what is left.
+ *
+ * A PULSE_SERVER that is not a rig (the user's own sound server) is never used: tests play tones.
+ * Without PulseAudio installed, the run goes on without a rig (tests that need one fail with instructions),
+ * unless LK_AUDIO_RIG_REQUIRED=1.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SCRIPT = join(ROOT, 'scripts', 'audio-rig.sh');
+const RIG_PARENT = join(ROOT, '.rig');
+
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 20_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, timeout: timeoutMs, cwd: ROOT }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** True if env names a running rig: the server answers and has the rig's first speaker. */
+async function rigAnswers(env: NodeJS.ProcessEnv): Promise<boolean> {
+  if (env.LK_AUDIO_RIG !== '1' || !env.PULSE_SERVER) return false;
+  const sinks = await run('pactl', ['list', 'short', 'sinks'], env, 5000);
+  return sinks.code === 0 && /\blk_speaker_a\b/.test(sinks.stdout);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops and removes rigs of earlier vitest runs that died without stopping them. */
+async function clearStaleRigs(): Promise<void> {
+  if (!existsSync(RIG_PARENT)) return;
+  for (const name of readdirSync(RIG_PARENT)) {
+    const m = /^vitest-(\d+)$/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    const dir = join(RIG_PARENT, name);
+    await run('bash', [SCRIPT, 'stop'], { ...process.env, LK_AUDIO_RIG_DIR: dir });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Parses the script's `export NAME=value` lines. */
+function parseExports(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!.replace(/^'(.*)'$/, '$1');
+  }
+  return out;
+}
+
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (await rigAnswers(process.env)) return undefined;
+
+  const required = process.env.LK_AUDIO_RIG_REQUIRED === '1';
+  const have = await run('bash', ['-c', 'command -v pulseaudio && command -v pactl'], process.env);
+  if (have.code !== 0) {
+    const msg =
+      'audio rig: pulseaudio/pactl not installed, running without a sound server ' +
+      '(Debian: apt-get install pulseaudio pulseaudio-utils sox)';
+    if (required) throw new Error(msg);
+    console.warn(msg);
+    return undefined;
+  }
+
+  await clearStaleRigs();
+  let dir = join(RIG_PARENT, `vitest-${process.pid}`);
+  let ownDir = false;
+  // A unix socket path holds about 100 characters: fall back to the temp dir for a deep checkout.
+  if (join(dir, 'native').length > 100) {
+    dir = mkdtempSync(join(tmpdir(), 'lk-rig-'));
+    ownDir = true;
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LK_AUDIO_RIG_DIR: dir,
+    LK_AUDIO_RIG_OWNER_PID: String(process.pid),
+  };
+  delete env.PULSE_SERVER;
+  const started = await run('bash', [SCRIPT, 'start'], env);
+  if (started.code !== 0) {
+    throw new Error(`audio rig failed to start (scripts/audio-rig.sh start):\n${started.stderr}`);
+  }
+  const exported = parseExports(started.stdout);
+  const previous: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(exported)) {
+    previous[k] = process.env[k];
+    process.env[k] = v;
+  }
+
+  return async () => {
+    await run('bash', [SCRIPT, 'stop'], { ...process.env, LK_AUDIO_RIG_DIR: dir });
+    for (const [k, v] of Object.entries(previous)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    if (ownDir || dir.startsWith(RIG_PARENT)) rmSync(dir, { recursive: true, force: true });
+  };
+}
