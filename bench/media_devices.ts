@@ -1,0 +1,551 @@
+/**
+ * MediaDevices benchmark against the rig (scripts/audio-rig.sh must be running). Runs two configurations in one
+ * process and prints JSON with the figures of each and their ratios:
+ * - `ours`: MediaDevices defaults (10 ms device blocks, the host's 'low' latency);
+ * - `pythonOriginal`: `new MediaDevices({ blocksize: 4800, latencyMs: 'high' })` (100 ms blocks, 'high' latency).
+ *
+ * For each configuration, two phases, both full duplex (openInput on microphone A with all four processing
+ * options on, openOutput on speaker A):
+ * 1. Playout (`latencySeconds`): frames with coded clicks are handed to the player, first as a live stream (a
+ *    10 ms timer, like a remote track: `addStream(..., { live: true })`), then as a pulled stream (a file, TTS).
+ *    `playoutLatencyMs` = time a click frame was handed to the player (the generator yields it; device clock)
+ *    -> DAC time of its first sample, taken as the ADC time of the click on speaker A's monitor, captured by a
+ *    separate low-latency DeviceStream (the rig's monitor loopback adds ~0.2-0.7 ms: bench/engine.ts dacToAdc).
+ *    `portAudioDacMs` is the same interval to the DAC time PortAudio reports for the rendered click, as a check.
+ * 2. CPU (`cpuSeconds`): microphone A is fed far-end echo plus noise by pacat (another process); the player plays
+ *    the far end as a pulled stream. `captureLatencyMs` = per 10 ms frame, ADC time of the frame's FIRST sample
+ *    -> the captureFrame call (InputCapture's 'frame' event), so it includes the frame's own 10 ms.
+ *    `cpu.percent` = process.cpuUsage() (user+system, all threads) over wall time of the window; `bareApm` is the
+ *    cost of setStreamDelayMs + processReverseStream + processStream on the same audio and number of 10 ms frames
+ *    in a fresh AudioProcessingModule, timed offline afterwards; `cpu.overBareApm` is their ratio.
+ *
+ * Usage: node --import tsx bench/media_devices.ts [cpuSeconds, default 30] [latencySeconds per stream kind, default 10]
+ */
+import { AudioFrame, AudioSource, dispose } from '@livekit/rtc-node';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { AudioProcessingModule } from '../src/apm.js';
+import {
+  DeviceStream,
+  MediaDevices,
+  type InputCapture,
+  type MediaDevicesOptions,
+  type OpenOutputOptions,
+  type OutputPlayer,
+  type TimedAudio,
+} from '../src/index.js';
+import { rigChildEnv } from '../test/support/rig.js';
+import { applyEchoPath, mixInt16, seededRandom, whiteNoiseInt16 } from '../test/support/signal.js';
+
+const RATE = 48000;
+const FRAME = RATE / 100;
+const cpuSeconds = Number(process.argv[2] ?? 30);
+const latencySeconds = Number(process.argv[3] ?? 10);
+const SPEAKER = process.env.LK_RIG_SPEAKER_A ?? 'lk_speaker_a';
+const MIC = process.env.LK_RIG_MIC_A ?? 'lk_mic_a';
+const MIC_FEED = process.env.LK_RIG_MIC_A_FEED ?? 'lk_mic_a_feed';
+const WARMUP_MS = 1000;
+
+interface Config {
+  name: string;
+  description: string;
+  options: MediaDevicesOptions;
+  output: OpenOutputOptions;
+}
+const CONFIGS: Config[] = [
+  {
+    name: 'ours',
+    description: 'MediaDevices defaults: 10 ms blocks, low latency; openOutput defaults',
+    options: {},
+    output: {},
+  },
+  {
+    name: 'pythonOriginal',
+    description:
+      "blocksize 4800 (100 ms blocks), latencyMs 'high'; openOutput bufferMs 120 and latencyCapMs 200, because " +
+      'the defaults (20, 60) cannot feed 100 ms device callbacks (80% of the output was silence); the Python ' +
+      'original has no cap at all',
+    options: { blocksize: 4800, latencyMs: 'high' },
+    output: { bufferMs: 120, latencyCapMs: 200 },
+  },
+];
+
+// Far end: noise; near end: its echo plus quieter near-end noise (as bench/apm.ts), so every stage has work.
+const SOURCE_FRAMES = 1000;
+const far = whiteNoiseInt16(SOURCE_FRAMES * FRAME, -30, 1);
+const mic = mixInt16(
+  applyEchoPath(far, RATE, {
+    delayMs: 40,
+    directGainDb: -9,
+    tailMs: 100,
+    reflections: 16,
+    seed: 2,
+  }),
+  whiteNoiseInt16(far.length, -50, 3),
+);
+
+// Clicks: a 1 ms pulse at the start of a frame; its amplitude codes the click's number modulo CODES.
+const CODES = 8;
+const clickAmplitude = (code: number) => 8000 + 3000 * code;
+const CLICK_THRESHOLD = 5000;
+
+const round = (v: number, digits = 3) => Math.round(v * 10 ** digits) / 10 ** digits;
+const ratio = (a: number, b: number) => round(a / b);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function quantiles(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return {
+    median: round(at(0.5)),
+    p99: round(at(0.99)),
+    min: round(sorted[0] ?? NaN),
+    max: round(sorted[sorted.length - 1] ?? NaN),
+    n: values.length,
+  };
+}
+
+/** The private DeviceStream of a capture or player, for diagnostics only (host latency, rendered DAC times). */
+const deviceStreamOf = (o: InputCapture | OutputPlayer) =>
+  (o as unknown as { stream: DeviceStream }).stream;
+/** The player's private buffer of one stream, for diagnostics only. */
+const sourceOf = (player: OutputPlayer, stream: AsyncIterable<AudioFrame>) =>
+  (
+    player as unknown as {
+      streams: Map<AsyncIterable<AudioFrame>, { bufferedFrames: number }>;
+    }
+  ).streams.get(stream);
+
+/** Plays `samples` (looped) into a sink with pacat, until stopped. */
+function startFeed(sink: string, samples: Int16Array): { stop: () => Promise<void> } {
+  const child: ChildProcess = spawn(
+    'pacat',
+    [
+      '--playback',
+      '--raw',
+      '--format=s16le',
+      `--rate=${RATE}`,
+      '--channels=1',
+      `--device=${sink}`,
+      '--latency-msec=20',
+      '--client-name=lk-bench',
+    ],
+    { env: rigChildEnv(), stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+  let stopped = false;
+  const pump = () => {
+    // Keep a couple of seconds queued: pacat reads at real-time pace.
+    while (!stopped && child.stdin!.write(bytes));
+  };
+  child.stdin!.on('drain', pump);
+  child.stdin!.on('error', () => {});
+  pump();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    stop: async () => {
+      stopped = true;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Clicks found in captured or rendered audio: code and time (s) of the first sample above the threshold. */
+function findClicks(
+  audio: TimedAudio,
+  clock: 'adcTime' | 'dacTime',
+  state: { lastClick: number },
+): { code: number; time: number }[] {
+  const found: { code: number; time: number }[] = [];
+  let offset = 0;
+  for (const block of audio.blocks) {
+    for (let i = 0; i < block.frames; i++) {
+      const v = Math.abs(audio.samples[(offset + i) * audio.channels]!);
+      if (v < CLICK_THRESHOLD) continue;
+      const time = block[clock] + i / RATE;
+      // One detection per pulse (a pulse may straddle two blocks).
+      if (time - state.lastClick < 0.05) continue;
+      state.lastClick = time;
+      found.push({ code: Math.round((v - clickAmplitude(0)) / 3000), time });
+    }
+    offset += block.frames;
+  }
+  return found;
+}
+
+interface Handed {
+  code: number;
+  handedAt: number;
+  dac?: number;
+  monitorAdc?: number;
+}
+
+/** Matches a detected click to the latest handed click with its code, handed before it was heard. */
+function match(handed: Handed[], code: number, time: number, key: 'dac' | 'monitorAdc'): void {
+  for (let i = handed.length - 1; i >= 0; i--) {
+    const h = handed[i]!;
+    if (h.code === code && h.handedAt < time && h[key] === undefined) {
+      h[key] = time;
+      return;
+    }
+  }
+}
+
+/**
+ * 10 ms frames with a click every 250-350 ms. `live`: yielded at real-time pace from a timer (a late timer
+ * yields the missed frames back to back, like a remote track after a stall); otherwise whenever pulled.
+ */
+async function* clickFrames(
+  clock: DeviceStream,
+  handed: Handed[],
+  live: boolean,
+  seed: number,
+): AsyncGenerator<AudioFrame> {
+  const random = seededRandom(seed);
+  let nextClick = 10;
+  let clicks = 0;
+  let due = performance.now();
+  for (let n = 0; ; n++) {
+    if (live) {
+      due += 10;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    const data = new Int16Array(FRAME);
+    if (n === nextClick) {
+      const code = clicks++ % CODES;
+      data.fill(clickAmplitude(code), 0, RATE / 1000);
+      nextClick += 25 + Math.floor(random() * 11);
+      handed.push({ code, handedAt: clock.time() });
+    }
+    yield new AudioFrame(data, RATE, 1, FRAME);
+  }
+}
+
+/** An endless pulled stream of the far-end signal, in 10 ms frames. */
+async function* farEnd(): AsyncGenerator<AudioFrame> {
+  for (let n = 0; ; n++) {
+    const at = (n % SOURCE_FRAMES) * FRAME;
+    yield new AudioFrame(far.slice(at, at + FRAME), RATE, 1, FRAME);
+  }
+}
+
+async function playoutPhase(config: Config) {
+  const devices = new MediaDevices(config.options);
+  const capture = devices.openInput({ inputDevice: MIC });
+  const player = devices.openOutput({ ...config.output, outputDevice: SPEAKER });
+  const load = loadavg()[0]!;
+  // The measuring instrument: the same low-latency capture of the monitor for both configurations.
+  const monitor = DeviceStream.open({
+    input: { device: `${SPEAKER}.monitor`, channels: 1, latencyMs: 'low' },
+    sampleRate: RATE,
+    framesPerBuffer: FRAME,
+  });
+  let handed: Handed[] = [];
+  const monitorState = { lastClick: -1 };
+  const renderState = { lastClick: -1 };
+  monitor.on('input', (audio) => {
+    for (const c of findClicks(audio, 'adcTime', monitorState))
+      match(handed, c.code, c.time, 'monitorAdc');
+  });
+  deviceStreamOf(player).on('rendered', (audio) => {
+    for (const c of findClicks(audio, 'dacTime', renderState)) match(handed, c.code, c.time, 'dac');
+  });
+  // Where a handed frame waits: the source's own buffer (a live source keeps up to its cap), then the ring.
+  const buffered: number[] = [];
+  const backlog: number[] = [];
+  let current: AsyncIterable<AudioFrame> | undefined;
+  const sampler = setInterval(() => {
+    buffered.push((player.bufferedFrames / RATE) * 1000);
+    const source = current && sourceOf(player, current);
+    if (source) backlog.push((source.bufferedFrames / RATE) * 1000);
+  }, 3);
+  monitor.start();
+  await player.start();
+  await sleep(WARMUP_MS);
+
+  const results: Record<string, unknown> = {};
+  for (const live of [true, false]) {
+    handed = [];
+    buffered.length = 0;
+    backlog.length = 0;
+    const before = player.stats;
+    const stream = clickFrames(monitor, handed, live, live ? 1 : 2);
+    player.addStream(stream, { live });
+    current = stream;
+    await sleep(latencySeconds * 1000);
+    await player.removeStream(stream);
+    await sleep(live ? 300 : 600); // let clicks in flight play out
+    const after = player.stats;
+    const heard = handed.filter((h) => h.monitorAdc !== undefined);
+    results[live ? 'liveStream' : 'pulledStream'] = {
+      playoutLatencyMs: quantiles(heard.map((h) => (h.monitorAdc! - h.handedAt) * 1000)),
+      portAudioDacMs: quantiles(
+        handed.filter((h) => h.dac !== undefined).map((h) => (h.dac! - h.handedAt) * 1000),
+      ),
+      dacToMonitorAdcMs: quantiles(
+        heard.filter((h) => h.dac !== undefined).map((h) => (h.monitorAdc! - h.dac!) * 1000),
+      ),
+      clicksHanded: handed.length,
+      clicksHeard: heard.length,
+      sourceBacklogMs: quantiles(backlog),
+      playerRingMs: quantiles(buffered),
+      underruns: after.underruns - before.underruns,
+      underrunMs: round(((after.underrunFrames - before.underrunFrames) / RATE) * 1000, 1),
+      droppedMs: round(((after.droppedFrames - before.droppedFrames) / RATE) * 1000, 1),
+      starvedMs: round(((after.starvedFrames - before.starvedFrames) / RATE) * 1000, 1),
+    };
+  }
+  clearInterval(sampler);
+  const host = {
+    inputMs: round(deviceStreamOf(capture).latency.inputMs),
+    outputMs: round(deviceStreamOf(player).latency.outputMs),
+  };
+  monitor.close();
+  await player.aclose();
+  await capture.aclose();
+  return { loadAverage1m: [load, loadavg()[0]!], hostLatencyMs: host, ...results };
+}
+
+async function cpuPhase(config: Config) {
+  const feed = startFeed(MIC_FEED, mic);
+  const devices = new MediaDevices(config.options);
+  const capture = devices.openInput({
+    inputDevice: MIC,
+    enableAec: true,
+    noiseSuppression: true,
+    highPassFilter: true,
+    autoGainControl: true,
+  });
+  const player = devices.openOutput({ ...config.output, outputDevice: SPEAKER });
+  player.addStream(farEnd());
+  await player.start();
+
+  // Diagnostics: how long each captureFrame call takes to resolve, and the queue ahead of the AudioSource.
+  const captureFrameMs: number[] = [];
+  const queueLength: number[] = [];
+  const source = capture.source;
+  const captureFrame = source.captureFrame.bind(source);
+  source.captureFrame = async (frame: AudioFrame) => {
+    const start = performance.now();
+    try {
+      await captureFrame(frame);
+    } finally {
+      captureFrameMs.push(performance.now() - start);
+    }
+  };
+  // The capture latency split: ADC time of a block's first sample -> its callback (host), callback -> JavaScript.
+  const hostPart: number[] = [];
+  const wake: number[] = [];
+  const input = deviceStreamOf(capture);
+  input.prependListener('input', (audio) => {
+    if (!measuring) return;
+    const now = input.time();
+    for (const block of audio.blocks) hostPart.push((block.currentTime - block.adcTime) * 1000);
+    wake.push((now - audio.blocks[audio.blocks.length - 1]!.currentTime) * 1000);
+  });
+  const latency: number[] = [];
+  let measuring = false;
+  capture.on('frame', (_frame, timing) => {
+    if (!measuring) return;
+    latency.push((timing.capturedAt - timing.adcTime) * 1000);
+    queueLength.push(capture.stats.queueLength);
+  });
+  await sleep(WARMUP_MS);
+
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  captureFrameMs.length = 0;
+  measuring = true;
+  const capture0 = capture.stats;
+  const player0 = player.stats;
+  loop.enable();
+  const load = loadavg()[0]!;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  await sleep(cpuSeconds * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - wall0;
+  loop.disable();
+  measuring = false;
+  const capture1 = capture.stats;
+  const player1 = player.stats;
+
+  await player.aclose();
+  await capture.aclose();
+  await feed.stop();
+
+  const forwardFrames = capture1.framesCaptured - capture0.framesCaptured;
+  const reverseFrames = player1.reverseFrames - player0.reverseFrames;
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const bare = bareApm(forwardFrames, reverseFrames, capture1.streamDelayMs);
+  const sourceCost = await bareCaptureFrame(forwardFrames);
+  return {
+    loadAverage1m: [load, loadavg()[0]!],
+    captureLatencyMs: quantiles(latency),
+    captureLatencyFromLastSampleMs: quantiles(latency.map((v) => v - 10)),
+    cpu: {
+      wallMs: round(wallMs, 0),
+      userMs: round(cpu.user / 1000, 0),
+      systemMs: round(cpu.system / 1000, 0),
+      percent: round((cpuMs / wallMs) * 100, 2),
+      bareApmPercentOfWall: round((bare.cpuMs / wallMs) * 100, 2),
+      overBareApm: ratio(cpuMs, bare.cpuMs),
+      bareCaptureFramePercentOfWall: round((sourceCost.cpuMs / wallMs) * 100, 2),
+    },
+    bareApm: { ...bare, cpuMs: round(bare.cpuMs, 1), wallMs: round(bare.wallMs, 1) },
+    bareCaptureFrame: {
+      ...sourceCost,
+      cpuMs: round(sourceCost.cpuMs, 1),
+      wallMs: round(sourceCost.wallMs, 1),
+    },
+    frames: { forward: forwardFrames, reverse: reverseFrames },
+    diagnostics: {
+      callbackAfterFirstSampleAdcMs: quantiles(hostPart),
+      javaScriptWakeAfterCallbackMs: quantiles(wake),
+      captureFrameResolveMs: quantiles(captureFrameMs),
+      queueLengthAtCapture: quantiles(queueLength),
+      eventLoopDelayMs: {
+        median: round(loop.percentile(50) / 1e6),
+        p99: round(loop.percentile(99) / 1e6),
+        max: round(loop.max / 1e6),
+      },
+      input: {
+        framesDropped: capture1.framesDropped - capture0.framesDropped,
+        deviceOverflows: capture1.deviceOverflows - capture0.deviceOverflows,
+        deviceDroppedFrames: capture1.deviceDroppedFrames - capture0.deviceDroppedFrames,
+        processingErrors: capture1.processingErrors - capture0.processingErrors,
+        streamDelayMs: capture1.streamDelayMs,
+      },
+      output: {
+        underruns: player1.underruns - player0.underruns,
+        underrunMs: round(((player1.underrunFrames - player0.underrunFrames) / RATE) * 1000, 1),
+        deviceUnderflows: player1.deviceUnderflows - player0.deviceUnderflows,
+        starvedMs: round(((player1.starvedFrames - player0.starvedFrames) / RATE) * 1000, 1),
+      },
+    },
+  };
+}
+
+/** The same work in a bare AudioProcessingModule, offline: what the processing itself costs. */
+function bareApm(forwardFrames: number, reverseFrames: number, delayMs: number) {
+  const apm = new AudioProcessingModule({
+    echoCancellation: true,
+    noiseSuppression: true,
+    highPassFilter: true,
+    autoGainControl: true,
+  });
+  const frame = (data: Int16Array) => ({
+    data,
+    sampleRate: RATE,
+    channels: 1,
+    samplesPerChannel: FRAME,
+  });
+  const farFrame = new Int16Array(FRAME);
+  const micFrame = new Int16Array(FRAME);
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  for (let n = 0; n < Math.max(forwardFrames, reverseFrames); n++) {
+    const at = (n % SOURCE_FRAMES) * FRAME;
+    if (n < reverseFrames) {
+      farFrame.set(far.subarray(at, at + FRAME));
+      apm.processReverseStream(frame(farFrame));
+    }
+    if (n < forwardFrames) {
+      micFrame.set(mic.subarray(at, at + FRAME));
+      apm.setStreamDelayMs(delayMs);
+      apm.processStream(frame(micFrame));
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - wall0;
+  apm.close();
+  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, forwardFrames, reverseFrames };
+}
+
+/** What rtc-node's AudioSource.captureFrame alone costs for the same number of 10 ms frames (queue 0, as ours). */
+async function bareCaptureFrame(frames: number) {
+  const source = new AudioSource(RATE, 1, 0);
+  const data = new Int16Array(FRAME);
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  for (let n = 0; n < frames; n++) await source.captureFrame(new AudioFrame(data, RATE, 1, FRAME));
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - wall0;
+  await source.close();
+  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, frames };
+}
+
+const results: Record<string, Awaited<ReturnType<typeof cpuPhase>> & Record<string, unknown>> = {};
+for (const config of CONFIGS) {
+  const playout = await playoutPhase(config);
+  const cpu = await cpuPhase(config);
+  results[config.name] = { description: config.description, ...cpu, playout };
+}
+
+const ours = results.ours!;
+const python = results.pythonOriginal!;
+type Playout = Awaited<ReturnType<typeof playoutPhase>> & {
+  liveStream: { playoutLatencyMs: { median: number; p99: number } };
+  pulledStream: { playoutLatencyMs: { median: number; p99: number } };
+};
+const oursPlayout = ours.playout as Playout;
+const pythonPlayout = python.playout as Playout;
+console.log(
+  JSON.stringify(
+    {
+      benchmark: 'media_devices',
+      sampleRate: RATE,
+      channels: 1,
+      node: process.version,
+      cpuSeconds,
+      latencySecondsPerStreamKind: latencySeconds,
+      definitions: {
+        captureLatencyMs:
+          "ADC time of a 10 ms frame's first sample -> captureFrame call (device clock); includes the frame's 10 ms",
+        captureLatencyFromLastSampleMs: 'the same minus 10 ms: from the last sample of the frame',
+        playoutLatencyMs:
+          "click frame yielded to the player (device clock) -> its first sample's ADC time on the speaker monitor (= DAC time)",
+        liveStream: 'addStream(..., { live: true }) fed by a 10 ms timer, like a remote track',
+        pulledStream:
+          'addStream(...) pulled by the player (a file, TTS): includes its read-ahead, by design',
+        cpuPercent:
+          'process.cpuUsage() user+system over the wall time of the full-duplex run (all threads), % of one core',
+        bareApm:
+          'setStreamDelayMs + processReverseStream + processStream on the same audio and frame counts, offline',
+        bareCaptureFrame:
+          'rtc-node AudioSource.captureFrame (queue 0) on the same number of 10 ms frames, back to back, ' +
+          'offline: the work only; at real-time pace each call also pays thread wake-ups and costs several times more',
+      },
+      results,
+      oursOverPython: {
+        captureLatencyMedian: ratio(ours.captureLatencyMs.median, python.captureLatencyMs.median),
+        captureLatencyP99: ratio(ours.captureLatencyMs.p99, python.captureLatencyMs.p99),
+        livePlayoutLatencyMedian: ratio(
+          oursPlayout.liveStream.playoutLatencyMs.median,
+          pythonPlayout.liveStream.playoutLatencyMs.median,
+        ),
+        livePlayoutLatencyP99: ratio(
+          oursPlayout.liveStream.playoutLatencyMs.p99,
+          pythonPlayout.liveStream.playoutLatencyMs.p99,
+        ),
+        pulledPlayoutLatencyMedian: ratio(
+          oursPlayout.pulledStream.playoutLatencyMs.median,
+          pythonPlayout.pulledStream.playoutLatencyMs.median,
+        ),
+        cpuPercent: ratio(ours.cpu.percent, python.cpu.percent),
+      },
+      targets: {
+        captureLatencyMedianAtMost15Ms: ours.captureLatencyMs.median <= 15,
+        captureLatencyP99AtMost30Ms: ours.captureLatencyMs.p99 <= 30,
+        livePlayoutLatencyMedianAtMost40Ms: oursPlayout.liveStream.playoutLatencyMs.median <= 40,
+        cpuAtMost2xBareApm: ours.cpu.overBareApm <= 2,
+      },
+    },
+    null,
+    2,
+  ),
+);
+await dispose();
