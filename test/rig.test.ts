@@ -87,7 +87,9 @@ describe('audio rig', () => {
     expect(await pactl('list', 'sources')).toContain('Virtual Microphone B');
   });
 
-  it('delivers first data from an idle monitor within 100 ms (keep-alive streams)', async () => {
+  // Without keep-alive streams an idle null sink's monitor stalls 1.6-1.9 s (FACTS.md). The time includes
+  // starting parec (tens of ms, more on a loaded machine).
+  it('delivers first data from an idle monitor without a stall (keep-alive streams)', async () => {
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
       const t0 = performance.now();
@@ -96,7 +98,7 @@ describe('audio rig', () => {
       await rec.stop();
     }
     console.log(`rig: first data after ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
-    expect(Math.min(...times)).toBeLessThan(100);
+    expect(Math.min(...times)).toBeLessThan(500);
   });
 
   for (const [mic, other] of [
