@@ -159,7 +159,9 @@ start_keepalives() {
     # A silent low-latency stream keeps each sink running, so a monitor delivers its first data in ~15 ms
     # instead of stalling for ~2 s. Detached (setsid) and with no tie to our stdout, so that
     # eval "$(audio-rig.sh start)" returns at once.
-    client_env setsid pacat --server="unix:$SOCK" --playback --raw --device="$sink" \
+    # A plain command (not the client_env function), so that $! is pacat's own pid and no shell stays behind.
+    env -u PULSE_SINK -u PULSE_SOURCE PULSE_CLIENTCONFIG="$CLIENT_CONF" PULSE_COOKIE="$COOKIE" \
+      setsid pacat --server="unix:$SOCK" --playback --raw --device="$sink" \
       --client-name="lk-rig-keepalive" --stream-name="keep-alive $sink" \
       --format=s16le --rate=48000 --channels="$channels" \
       --latency-msec="$KEEPALIVE_LATENCY_MSEC" </dev/zero >>"$RIG/keepalive.log" 2>&1 &
