@@ -236,6 +236,7 @@ export async function startRecording(
   const frameBytes = 2 * channels;
   let waiters: Array<{ frames: number; resolve: () => void }> = [];
   let failure: Error | undefined;
+  let stopping = false;
   let failed: (e: Error) => void = () => {};
   const failurePromise = new Promise<never>((_, reject) => {
     failed = reject;
@@ -263,7 +264,6 @@ export async function startRecording(
       failed(failure);
     }
   });
-  let stopping = false;
 
   const rec: Recording = {
     source,
