@@ -203,11 +203,11 @@ export class MediaDevices {
         `inputChannelIndex ${inputChannelIndex} is beyond device ${entry.device.id}, which has ${max} input channels`,
       );
     }
-    // Open as many channels as needed to pick one, or the device's own layout (up to stereo) to mix down.
+    // Open the device's own layout (at least up to the channel picked, at most stereo beyond it): asking a sound
+    // server for fewer channels than its source has makes it mix them down before the pick.
+    const ownLayout = Math.min(max, Math.max(this.numChannels, 2));
     const channels =
-      inputChannelIndex !== undefined
-        ? inputChannelIndex + 1
-        : Math.min(max, Math.max(this.numChannels, 2));
+      inputChannelIndex !== undefined ? Math.max(inputChannelIndex + 1, ownLayout) : ownLayout;
     const stream = this.openStream(
       catalog,
       entry,
