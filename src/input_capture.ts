@@ -6,6 +6,7 @@ import { mapChannels } from './channel_mapping.js';
 import type { DelayEstimator } from './delay_estimator.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
 import { AudioBackendError, MediaDevicesError } from './errors.js';
+import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
 import type { SharedAudioProcessing } from './shared_audio_processing.js';
 
@@ -81,9 +82,6 @@ export interface InputCaptureParts {
   inputChannelIndex: number | undefined;
 }
 
-// How long a started device may stay silent (no callbacks) before the capture counts it as lost.
-const DEVICE_SILENCE_LIMIT_MS = 2000;
-
 /**
  * Microphone capture into an rtc-node `AudioSource`, opened by {@link MediaDevices.openInput}.
  *
@@ -116,10 +114,8 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
   private readonly queue: { frame: AudioFrame; adcTime: number }[] = [];
   private wakePump: (() => void) | undefined;
   private readonly pumpDone: Promise<void>;
-  private readonly watchdog: NodeJS.Timeout;
+  private readonly watchdog: DeviceWatchdog;
   private expectedPosition = 0;
-  private lastCallbacks = 0;
-  private lastCallbackSeen = Date.now();
   private closing: Promise<void> | undefined;
   private readonly counters: InputCaptureStats = {
     framesCaptured: 0,
@@ -148,8 +144,16 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
     this.slicer = new FrameSlicer(parts.sampleRate / 100, parts.numChannels, parts.sampleRate);
     this.stream.on('input', (audio) => this.onDeviceAudio(audio));
     this.pumpDone = this.pump();
-    this.watchdog = setInterval(() => this.checkDevice(), 500);
-    this.watchdog.unref();
+    this.watchdog = new DeviceWatchdog(
+      this.stream,
+      () => !this.closing,
+      () =>
+        this.fail(
+          new AudioBackendError(
+            `the input device ${this.device.id} stopped delivering audio (lost or failed)`,
+          ),
+        ),
+    );
     this.stream.start();
   }
 
@@ -258,23 +262,6 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
     }
   }
 
-  private checkDevice(): void {
-    if (this.closing) return;
-    const callbacks = this.stream.stats.callbacks;
-    const now = Date.now();
-    if (callbacks !== this.lastCallbacks) {
-      this.lastCallbacks = callbacks;
-      this.lastCallbackSeen = now;
-    }
-    if (!this.stream.active || now - this.lastCallbackSeen > DEVICE_SILENCE_LIMIT_MS) {
-      this.fail(
-        new AudioBackendError(
-          `the input device ${this.device.id} stopped delivering audio (lost or failed)`,
-        ),
-      );
-    }
-  }
-
   private warn(code: InputCaptureWarning['code'], message: string, cause?: unknown): void {
     this.emit('warning', { code, message, ...(cause === undefined ? {} : { cause }) });
   }
@@ -300,7 +287,7 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
   }
 
   private async closeAll(): Promise<void> {
-    clearInterval(this.watchdog);
+    this.watchdog.stop();
     this.stream.close();
     this.queue.length = 0;
     this.wakePump?.();

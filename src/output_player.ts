@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { AudioDevice } from './audio_device.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
 import { AudioBackendError, MediaDevicesError } from './errors.js';
+import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
 import { PlaybackSource, type PlaybackSourceStats } from './playback_source.js';
 import type { SharedAudioProcessing } from './shared_audio_processing.js';
@@ -85,7 +86,6 @@ export interface OutputPlayerParts {
 const BLOCK_MS = 10;
 // How far ahead a pull source is read (ms): enough to ride out a slow iterator, small enough to stay responsive.
 const PREFETCH_MS = 200;
-const DEVICE_SILENCE_LIMIT_MS = 2000;
 
 /**
  * Plays remote tracks and any stream of frames on a speaker, opened by {@link MediaDevices.openOutput}.
@@ -119,9 +119,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     droppedFrames: 0,
     starvedFrames: 0,
   };
-  private readonly watchdog: NodeJS.Timeout;
-  private lastCallbacks = 0;
-  private lastCallbackSeen = Date.now();
+  private readonly watchdog: DeviceWatchdog;
   private started = false;
   private closing: Promise<void> | undefined;
   private readonly counters = {
@@ -147,8 +145,16 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.renderSlicer = new FrameSlicer(this.blockFrames, parts.numChannels, parts.sampleRate);
     this.stream.on('writable', () => this.fill());
     this.stream.on('rendered', (audio) => this.onRendered(audio));
-    this.watchdog = setInterval(() => this.checkDevice(), 500);
-    this.watchdog.unref();
+    this.watchdog = new DeviceWatchdog(
+      this.stream,
+      () => !this.closing && this.started,
+      () => {
+        const error = new AudioBackendError(
+          `the output device ${this.device.id} stopped playing (lost or failed)`,
+        );
+        void this.aclose().finally(() => this.emit('error', error));
+      },
+    );
   }
 
   /**
@@ -317,22 +323,6 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     }
   }
 
-  private checkDevice(): void {
-    if (this.closing || !this.started) return;
-    const callbacks = this.stream.stats.callbacks;
-    const now = Date.now();
-    if (callbacks !== this.lastCallbacks) {
-      this.lastCallbacks = callbacks;
-      this.lastCallbackSeen = now;
-    }
-    if (!this.stream.active || now - this.lastCallbackSeen > DEVICE_SILENCE_LIMIT_MS) {
-      const error = new AudioBackendError(
-        `the output device ${this.device.id} stopped playing (lost or failed)`,
-      );
-      void this.aclose().finally(() => this.emit('error', error));
-    }
-  }
-
   private checkOpen(): void {
     if (this.closing) throw new MediaDevicesError('the output player is closed');
   }
@@ -349,7 +339,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   }
 
   private async closeAll(): Promise<void> {
-    clearInterval(this.watchdog);
+    this.watchdog.stop();
     this.stream.close();
     const sources = [...this.tracks.values(), ...this.streams.values()];
     this.tracks.clear();

@@ -54,6 +54,18 @@ async function captureWhilePlaying(
   return { received: listener.stop(), frameSizes: listener.frameSizes };
 }
 
+/** One second of stereo at 48 kHz: 440 Hz on the left, 1000 Hz on the right, both at -10 dBFS peak. */
+function twoTones(): Int16Array {
+  const left = sineInt16(440, 48000, 48000, -10);
+  const right = sineInt16(1000, 48000, 48000, -10);
+  const stereo = new Int16Array(96000);
+  for (let i = 0; i < 48000; i++) {
+    stereo[2 * i] = left[i]!;
+    stereo[2 * i + 1] = right[i]!;
+  }
+  return stereo;
+}
+
 describe('InputCapture', () => {
   for (const rate of [48000, 44100, 32000, 16000]) {
     it(`publishes a tone played into microphone A in 10 ms frames at ${rate} Hz`, async () => {
@@ -122,15 +134,7 @@ describe('InputCapture', () => {
         inputDevice: rig.micStereo,
         inputChannelIndex: channel,
       });
-      // Left 440 Hz, right 1000 Hz.
-      const left = sineInt16(440, 48000, 48000, -10);
-      const right = sineInt16(1000, 48000, 48000, -10);
-      const stereo = new Int16Array(96000);
-      for (let i = 0; i < 48000; i++) {
-        stereo[2 * i] = left[i]!;
-        stereo[2 * i + 1] = right[i]!;
-      }
-      const { received } = await captureWhilePlaying(capture, rig.micStereoFeed, stereo, 2);
+      const { received } = await captureWhilePlaying(capture, rig.micStereoFeed, twoTones(), 2);
       const start = firstSampleAbove(received, 500);
       const steady = received.subarray(start + 4800, start + 43200);
       const [wanted, other] = channel === 0 ? [440, 1000] : [1000, 440];
@@ -155,14 +159,7 @@ describe('InputCapture', () => {
   it('with two channels asked of a stereo microphone, keeps both', async () => {
     const md = new MediaDevices({ numChannels: 2 });
     const capture = md.openInput({ ...NO_PROCESSING, inputDevice: rig.micStereo });
-    const left = sineInt16(440, 48000, 48000, -10);
-    const right = sineInt16(1000, 48000, 48000, -10);
-    const stereo = new Int16Array(96000);
-    for (let i = 0; i < 48000; i++) {
-      stereo[2 * i] = left[i]!;
-      stereo[2 * i + 1] = right[i]!;
-    }
-    const { received } = await captureWhilePlaying(capture, rig.micStereoFeed, stereo, 2);
+    const { received } = await captureWhilePlaying(capture, rig.micStereoFeed, twoTones(), 2);
     const l = channelOf(received, 2, 0);
     const r = channelOf(received, 2, 1);
     const start = firstSampleAbove(l, 500);
