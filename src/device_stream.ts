@@ -296,12 +296,20 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
       if (audio) this.emit('input', audio);
     }
     if (this.outputChannels > 0) {
-      if (this.listenerCount('rendered') > 0) {
-        const audio = this.readRendered();
-        if (audio) this.emit('rendered', audio);
-      }
+      this.flushRendered();
       this.emit('writable');
     }
+  }
+
+  /**
+   * Emits `rendered` now for what the output has played since the last wake-up, instead of at the next one (does
+   * nothing without a `rendered` listener or once closed). A consumer that must see the far end before processing
+   * the near end calls it first.
+   */
+  flushRendered(): void {
+    if (!this.native || this.outputChannels === 0 || this.listenerCount('rendered') === 0) return;
+    const audio = this.readRendered();
+    if (audio) this.emit('rendered', audio);
   }
 
   /** Starts the device callbacks. Starting a started stream does nothing. */

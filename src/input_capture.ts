@@ -169,6 +169,7 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
 
   private onDeviceAudio(audio: TimedAudio): void {
     if (this.closing) return;
+    this.processing.catchUpRender();
     let offset = 0;
     for (const block of audio.blocks) {
       const length = block.frames * audio.channels;

@@ -57,8 +57,10 @@ export interface OutputOverflow {
   source: string;
   /** Samples per channel dropped (the oldest). */
   droppedFrames: number;
-  /** The cap the backlog was brought back to (ms). */
+  /** The cap the backlog passed (ms). */
   latencyCapMs: number;
+  /** The backlog it was brought back to (ms): the player's buffer, so it plays as soon as before. */
+  backlogMs: number;
 }
 
 /** Events of an {@link OutputPlayer}. */
@@ -145,6 +147,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.renderSlicer = new FrameSlicer(this.blockFrames, parts.numChannels, parts.sampleRate);
     this.stream.on('writable', () => this.fill());
     this.stream.on('rendered', (audio) => this.onRendered(audio));
+    this.processing.attachRenderer(this.flushRendered);
     this.watchdog = new DeviceWatchdog(
       this.stream,
       () => !this.closing && this.started,
@@ -246,14 +249,14 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     what: string,
   ): PlaybackSource {
     const rate = this.sampleRate;
-    return new PlaybackSource(
-      frames,
+    return new PlaybackSource(frames, {
       live,
-      rate,
-      this.numChannels,
-      (rate * PREFETCH_MS) / 1000,
-      (rate * this.latencyCapMs) / 1000,
-      (error) => {
+      sampleRate: rate,
+      channels: this.numChannels,
+      prefetchFrames: (rate * PREFETCH_MS) / 1000,
+      latencyCapFrames: Math.round((rate * this.latencyCapMs) / 1000),
+      trimToFrames: this.targetBufferedFrames,
+      onError: (error) => {
         this.counters.sourceErrors++;
         this.emit('warning', {
           code: 'source-failed',
@@ -261,9 +264,14 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
           cause: error,
         });
       },
-      (droppedFrames) =>
-        this.emit('overflow', { source: what, droppedFrames, latencyCapMs: this.latencyCapMs }),
-    );
+      onDrop: (droppedFrames) =>
+        this.emit('overflow', {
+          source: what,
+          droppedFrames,
+          latencyCapMs: this.latencyCapMs,
+          backlogMs: (this.targetBufferedFrames * 1000) / rate,
+        }),
+    });
   }
 
   private async retire(source: PlaybackSource): Promise<void> {
@@ -293,6 +301,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
       this.stream.write(this.block);
     }
   }
+
+  private readonly flushRendered = (): void => this.stream.flushRendered();
 
   /** What the device played, cut into 10 ms frames stamped with their DAC time, for the echo canceller. */
   private onRendered(audio: TimedAudio): void {
@@ -340,6 +350,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   private async closeAll(): Promise<void> {
     this.watchdog.stop();
+    this.processing.detachRenderer(this.flushRendered);
     this.stream.close();
     const sources = [...this.tracks.values(), ...this.streams.values()];
     this.tracks.clear();

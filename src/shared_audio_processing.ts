@@ -12,6 +12,7 @@ export class SharedAudioProcessing {
   /** Combines render (DAC) and capture (ADC) timestamps into the stream delay. */
   readonly delayEstimator = new DelayEstimator();
   private module: AudioProcessingModule | undefined;
+  private renderFlush: (() => void) | undefined;
 
   /** The module, while an input capture with processing is open. */
   get apm(): AudioProcessingModule | undefined {
@@ -39,6 +40,28 @@ export class SharedAudioProcessing {
     if (this.module !== module) return;
     this.module = undefined;
     module.close();
+  }
+
+  /**
+   * Registers the output player's way to hand over, at once, what its device has played so far. Only one player
+   * feeds the reverse stream at a time; the last one attached wins.
+   */
+  attachRenderer(flush: () => void): void {
+    this.renderFlush = flush;
+  }
+
+  /** Forgets a player's flush (when it closes). */
+  detachRenderer(flush: () => void): void {
+    if (this.renderFlush === flush) this.renderFlush = undefined;
+  }
+
+  /**
+   * Brings the reverse stream up to now before near-end audio is processed. After an event-loop stall both devices
+   * have a backlog, and microphone audio processed ahead of the far end it echoes is audio the canceller cannot
+   * cancel (it also throws its delay estimate off for seconds).
+   */
+  catchUpRender(): void {
+    if (this.module) this.renderFlush?.();
   }
 
   /**

@@ -136,7 +136,12 @@ interface CallOptions {
   processing: typeof AEC_ONLY | typeof NO_PROCESSING;
   order: 'input-first' | 'output-first';
   nearTalker: boolean;
+  /** Block the event loop this long (ms), STALL_AT s into the far end; default no stall. */
+  stallMs?: number;
 }
+
+/** Where the event-loop stall of a `stallMs` call falls: seconds after the far end starts. */
+const STALL_AT = 5;
 
 interface Call {
   /** Raw microphone (parec on lk_mic_a). */
@@ -167,7 +172,7 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000)
 }
 
 /** One call: opens input and output in the given order, plays the far end (and near end), records both sides. */
-async function runCall({ processing, order, nearTalker }: CallOptions): Promise<Call> {
+async function runCall({ processing, order, nearTalker, stallMs }: CallOptions): Promise<Call> {
   const md = new MediaDevices();
   let capture: InputCapture | undefined;
   let player: OutputPlayer | undefined;
@@ -225,6 +230,13 @@ async function runCall({ processing, order, nearTalker }: CallOptions): Promise<
       await sleep(500);
       const ended = new Promise<void>((resolve) => player!.once('streamEnded', () => resolve()));
       player.addStream(framesOf(far, RATE));
+      if (stallMs !== undefined) {
+        await sleep(STALL_AT * 1000);
+        const until = performance.now() + stallMs;
+        while (performance.now() < until) {
+          // A synchronous hog: nothing else in this process runs meanwhile.
+        }
+      }
       await ended;
       await feeding;
       // The echo's delay and reverberation tail.
@@ -392,6 +404,23 @@ describe('echo cancellation through real devices', () => {
       expect(erleOn).toBeGreaterThanOrEqual(20);
     });
   }
+
+  it('keeps cancelling after a 300 ms event-loop stall (input opened first)', async () => {
+    const call = await runCall({
+      processing: AEC_ONLY,
+      order: 'input-first',
+      nearTalker: false,
+      stallMs: 300,
+    });
+    // The stall falls STALL_AT s after the far end was handed over, i.e. about that far after the echo's onset.
+    const afterStall = call.echoStart + sec(STALL_AT + 1);
+    const erleAfter = erle(call, afterStall);
+    console.log(
+      `AEC on, 300 ms stall: ERLE ${erleAfter.toFixed(1)} dB from 1 s after the stall; per second: ` +
+        `${erleProfile(call)}; ${describeDelays(call)}`,
+    );
+    expect(erleAfter).toBeGreaterThanOrEqual(20);
+  });
 
   it('passes near-end speech during double talk with a median loss < 6 dB', async () => {
     const call = await runCall({ processing: AEC_ONLY, order: 'input-first', nearTalker: true });
