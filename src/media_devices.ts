@@ -41,11 +41,13 @@ export interface OpenOutputOptions {
   outputDevice?: DeviceSelector;
   /**
    * Backlog (ms) a live source (a track) may build up, through clock drift or an event-loop stall, before its
-   * oldest audio is dropped; default 60.
+   * oldest audio is dropped, down to `bufferMs`; default 60, or `bufferMs` + 40 when that is more.
    */
   latencyCapMs?: number;
   /**
-   * Audio mixed ahead of the device (ms): more rides out longer event-loop stalls, less plays sooner. Default 20.
+   * Audio mixed ahead of the device (ms): more rides out longer event-loop stalls, less plays sooner. Default 20, or
+   * one device block ({@link MediaDevicesOptions.blocksize}) + 10 ms when blocks are longer than 10 ms: the device
+   * takes a whole block per callback.
    */
   bufferMs?: number;
 }
@@ -263,7 +265,9 @@ export class MediaDevices {
    * @throws InvalidOptionError, DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError, AudioBackendError
    */
   openOutput(options: OpenOutputOptions = {}): OutputPlayer {
-    const { latencyCapMs = 60, bufferMs = 20 } = options;
+    const blockMs = (this.blocksize * 1000) / this.inputSampleRate;
+    const { bufferMs = Math.max(20, Math.ceil(blockMs / 10) * 10 + 10) } = options;
+    const { latencyCapMs = Math.max(60, bufferMs + 40) } = options;
     if (!Number.isFinite(latencyCapMs) || latencyCapMs < 10 || latencyCapMs > 10_000) {
       throw new InvalidOptionError('latencyCapMs', latencyCapMs, 'from 10 to 10000 ms');
     }

@@ -11,6 +11,26 @@ export interface PlaybackSourceStats {
   starvedFrames: number;
 }
 
+/** @internal How a {@link PlaybackSource} reads and trims. Frame counts are samples per channel at the player's rate. */
+export interface PlaybackSourceOptions {
+  /** Whether the source pushes in real time (trimmed beyond the cap) or is pulled (never dropped). */
+  live: boolean;
+  /** The player's sample rate (Hz). */
+  sampleRate: number;
+  /** The player's channels. */
+  channels: number;
+  /** How far ahead a pull source is read. */
+  prefetchFrames: number;
+  /** Backlog beyond which a live source's oldest audio is dropped. */
+  latencyCapFrames: number;
+  /** Backlog a live source is trimmed down to when it passes the cap: its steady level, so latency returns to normal. */
+  trimToFrames: number;
+  /** Receives a failure of the source's iterator; the source then ends. */
+  onError: (error: unknown) => void;
+  /** Receives how many samples per channel a live source just dropped. */
+  onDrop: (frames: number) => void;
+}
+
 /**
  * @internal
  * One input of the {@link OutputPlayer}'s mix: reads an AsyncIterable of frames into a buffer at the player's
@@ -18,7 +38,8 @@ export interface PlaybackSourceStats {
  * - A pull source (a file, text-to-speech) is read only while its buffer holds less than `prefetchFrames`, so it
  *   plays in real time and nothing is dropped.
  * - A live source (a remote track) is read as fast as it delivers, and when its backlog passes `latencyCapFrames`
- *   (clock drift, an event-loop stall) its oldest audio is dropped, counted.
+ *   (clock drift, an event-loop stall) its oldest audio is dropped down to `trimToFrames`, counted. Trimming only to
+ *   the cap would leave the source playing a cap's worth late from then on.
  */
 export class PlaybackSource {
   readonly stats: PlaybackSourceStats = { receivedFrames: 0, droppedFrames: 0, starvedFrames: 0 };
@@ -33,25 +54,27 @@ export class PlaybackSource {
   /** Resolves when the source has ended or failed (never rejects). */
   readonly done: Promise<void>;
 
-  /**
-   * @param frames the audio, in any sample rate and channel count
-   * @param live whether the source pushes in real time (dropped beyond the cap) or is pulled (never dropped)
-   * @param onError receives a failure of the source's iterator; the source then ends
-   * @param onDrop receives how many samples per channel a live source just dropped to stay under the cap
-   */
-  constructor(
-    frames: AsyncIterable<AudioFrame>,
-    readonly live: boolean,
-    private readonly sampleRate: number,
-    private readonly channels: number,
-    private readonly prefetchFrames: number,
-    private readonly latencyCapFrames: number,
-    onError: (error: unknown) => void,
-    private readonly onDrop: (frames: number) => void,
-  ) {
+  /** Whether the source pushes in real time rather than being pulled. */
+  readonly live: boolean;
+  private readonly sampleRate: number;
+  private readonly channels: number;
+  private readonly prefetchFrames: number;
+  private readonly latencyCapFrames: number;
+  private readonly trimToFrames: number;
+  private readonly onDrop: (frames: number) => void;
+
+  /** @param frames the audio, in any sample rate and channel count */
+  constructor(frames: AsyncIterable<AudioFrame>, options: PlaybackSourceOptions) {
+    this.live = options.live;
+    this.sampleRate = options.sampleRate;
+    this.channels = options.channels;
+    this.prefetchFrames = options.prefetchFrames;
+    this.latencyCapFrames = options.latencyCapFrames;
+    this.trimToFrames = Math.min(options.trimToFrames, options.latencyCapFrames);
+    this.onDrop = options.onDrop;
     this.iterator = frames[Symbol.asyncIterator]();
     this.done = this.read()
-      .catch(onError)
+      .catch(options.onError)
       .finally(() => {
         this.ended = true;
         this.resampler?.close();
@@ -82,33 +105,24 @@ export class PlaybackSource {
   }
 
   private append(frame: AudioFrame): void {
-    let { data, sampleRate } = frame;
-    // A view on a larger buffer must not leak its neighbours: copy exactly the frame's samples.
-    data = mapChannels(
-      data.subarray(0, frame.samplesPerChannel * frame.channels),
-      frame.channels,
-      this.channels,
-    );
-    if (sampleRate !== this.sampleRate) {
-      if (this.resampler === undefined) {
-        this.resampler = new AudioResampler(
-          sampleRate,
-          this.sampleRate,
-          this.channels,
-          AudioResamplerQuality.HIGH,
-        );
-      }
-      const input = new AudioFrame(
-        data.slice(),
-        sampleRate,
-        this.channels,
-        data.length / this.channels,
-      );
-      for (const out of this.resampler.push(input)) this.push(out.data);
-      sampleRate = this.sampleRate;
+    const { sampleRate } = frame;
+    // Only the frame's own samples (its data may be a view on a larger buffer), mapped to the player's channels.
+    const own = frame.data.subarray(0, frame.samplesPerChannel * frame.channels);
+    const mapped = mapChannels(own, frame.channels, this.channels);
+    // The producer may reuse its buffer once the frame is handed over: keep a copy, never a view.
+    const data = mapped === own ? own.slice() : mapped;
+    if (sampleRate === this.sampleRate) {
+      this.push(data);
       return;
     }
-    this.push(data === frame.data ? data.slice() : data);
+    this.resampler ??= new AudioResampler(
+      sampleRate,
+      this.sampleRate,
+      this.channels,
+      AudioResamplerQuality.HIGH,
+    );
+    const input = new AudioFrame(data, sampleRate, this.channels, data.length / this.channels);
+    for (const out of this.resampler.push(input)) this.push(out.data);
   }
 
   private push(samples: Int16Array): void {
@@ -117,7 +131,7 @@ export class PlaybackSource {
     this.bufferedSamples += samples.length;
     this.stats.receivedFrames += samples.length / this.channels;
     if (this.live && this.bufferedFrames > this.latencyCapFrames) {
-      const excess = this.bufferedSamples - this.latencyCapFrames * this.channels;
+      const excess = this.bufferedSamples - this.trimToFrames * this.channels;
       this.discard(excess);
       this.onDrop(excess / this.channels);
     }
