@@ -59,7 +59,7 @@ async function clearStaleRigs(): Promise<void> {
     const m = /^vitest-(\d+)$/.exec(name);
     if (!m || pidAlive(Number(m[1]))) continue;
     const dir = join(RIG_PARENT, name);
-    await run('bash', [SCRIPT, 'stop'], { ...process.env, LK_AUDIO_RIG_DIR: dir });
+    await stopRig(dir);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -72,6 +72,29 @@ function parseExports(text: string): Record<string, string> {
     if (m) out[m[1]!] = m[2]!.replace(/^'(.*)'$/, '$1');
   }
   return out;
+}
+
+/**
+ * Starts a rig (scripts/audio-rig.sh) in `dir`, owned by this process (it stops itself if this process dies), and
+ * returns the environment that points a process at it (PULSE_SERVER, LK_AUDIO_RIG, LK_RIG_*).
+ */
+export async function startRig(dir: string): Promise<Record<string, string>> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LK_AUDIO_RIG_DIR: dir,
+    LK_AUDIO_RIG_OWNER_PID: String(process.pid),
+  };
+  delete env.PULSE_SERVER;
+  const started = await run('bash', [SCRIPT, 'start'], env);
+  if (started.code !== 0) {
+    throw new Error(`audio rig failed to start (scripts/audio-rig.sh start):\n${started.stderr}`);
+  }
+  return parseExports(started.stdout);
+}
+
+/** Stops the rig in `dir` (its sound server exits; clients lose their devices). */
+export async function stopRig(dir: string): Promise<void> {
+  await run('bash', [SCRIPT, 'stop'], { ...process.env, LK_AUDIO_RIG_DIR: dir });
 }
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
@@ -96,17 +119,7 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     dir = mkdtempSync(join(tmpdir(), 'lk-rig-'));
     ownDir = true;
   }
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    LK_AUDIO_RIG_DIR: dir,
-    LK_AUDIO_RIG_OWNER_PID: String(process.pid),
-  };
-  delete env.PULSE_SERVER;
-  const started = await run('bash', [SCRIPT, 'start'], env);
-  if (started.code !== 0) {
-    throw new Error(`audio rig failed to start (scripts/audio-rig.sh start):\n${started.stderr}`);
-  }
-  const exported = parseExports(started.stdout);
+  const exported = await startRig(dir);
   const previous: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(exported)) {
     previous[k] = process.env[k];
@@ -114,7 +127,7 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   }
 
   return async () => {
-    await run('bash', [SCRIPT, 'stop'], { ...process.env, LK_AUDIO_RIG_DIR: dir });
+    await stopRig(dir);
     for (const [k, v] of Object.entries(previous)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
