@@ -7,8 +7,9 @@
  * For each configuration, two phases, both full duplex (openInput on microphone A with all four processing
  * options on, openOutput on speaker A):
  * 1. Playout (`latencySeconds`): frames with coded clicks are handed to the player, first as a live stream (a
- *    10 ms timer, like a remote track: `addStream(..., { live: true })`), then as a pulled stream (a file, TTS).
- *    `playoutLatencyMs` = time a click frame was handed to the player (the generator yields it; device clock)
+ *    10 ms timer, like a remote track: `addStream(..., { live: true })`), then as short pulled streams that start
+ *    with a click (an agent's reply, a file: how soon a new stream is heard; later frames of a pulled stream are
+ *    read ahead on purpose, so their yield time says nothing about latency). `playoutLatencyMs` = time a click frame was handed to the player (the generator yields it; device clock)
  *    -> DAC time of its first sample, taken as the ADC time of the click on speaker A's monitor, captured by a
  *    separate low-latency DeviceStream (the rig's monitor loopback adds ~0.2-0.7 ms: bench/engine.ts dacToAdc).
  *    `portAudioDacMs` is the same interval to the DAC time PortAudio reports for the rendered click, as a check.
@@ -17,7 +18,10 @@
  *    -> the captureFrame call (InputCapture's 'frame' event), so it includes the frame's own 10 ms.
  *    `cpu.percent` = process.cpuUsage() (user+system, all threads) over wall time of the window; `bareApm` is the
  *    cost of setStreamDelayMs + processReverseStream + processStream on the same audio and number of 10 ms frames
- *    in a fresh AudioProcessingModule, timed offline afterwards; `cpu.overBareApm` is their ratio.
+ *    in a fresh AudioProcessingModule, timed offline afterwards; `cpu.overBareApm` is their ratio. Then, for
+ *    `cpuSeconds / 2` each, the floors under any pipeline: the same device streams with JavaScript doing nothing
+ *    but moving silence (`devicesOnly`), and AudioSource.captureFrame from a 10 ms timer (`captureFrameAtPace`);
+ *    `cpu.pipelineOverBareApm` is what remains over the bare processing module.
  *
  * Usage: node --import tsx bench/media_devices.ts [cpuSeconds, default 30] [latencySeconds per stream kind, default 10]
  */
@@ -52,6 +56,8 @@ interface Config {
   description: string;
   options: MediaDevicesOptions;
   output: OpenOutputOptions;
+  /** Skip the CPU phase (a variant that differs only in playback). */
+  playoutOnly?: boolean;
 }
 const CONFIGS: Config[] = [
   {
@@ -59,6 +65,14 @@ const CONFIGS: Config[] = [
     description: 'MediaDevices defaults: 10 ms blocks, low latency; openOutput defaults',
     options: {},
     output: {},
+  },
+  {
+    name: 'oursBuffer10',
+    description:
+      'as ours with openOutput bufferMs 10 (one block mixed ahead instead of two): playout phase only',
+    options: {},
+    output: { bufferMs: 10 },
+    playoutOnly: true,
   },
   {
     name: 'pythonOriginal',
@@ -194,14 +208,23 @@ function match(handed: Handed[], code: number, time: number, key: 'dac' | 'monit
   }
 }
 
+/** A 10 ms frame with the click of `code` at its start (marked handed now), or silence. */
+function clickFrame(clock: DeviceStream, handed: Handed[], code: number | undefined): AudioFrame {
+  const data = new Int16Array(FRAME);
+  if (code !== undefined) {
+    data.fill(clickAmplitude(code), 0, RATE / 1000);
+    handed.push({ code, handedAt: clock.time() });
+  }
+  return new AudioFrame(data, RATE, 1, FRAME);
+}
+
 /**
- * 10 ms frames with a click every 250-350 ms. `live`: yielded at real-time pace from a timer (a late timer
- * yields the missed frames back to back, like a remote track after a stall); otherwise whenever pulled.
+ * A live stream: 10 ms frames yielded at real-time pace from a timer (a late timer yields the missed frames back
+ * to back, like a remote track after a stall), with a click every 250-350 ms.
  */
 async function* clickFrames(
   clock: DeviceStream,
   handed: Handed[],
-  live: boolean,
   seed: number,
 ): AsyncGenerator<AudioFrame> {
   const random = seededRandom(seed);
@@ -209,20 +232,26 @@ async function* clickFrames(
   let clicks = 0;
   let due = performance.now();
   for (let n = 0; ; n++) {
-    if (live) {
-      due += 10;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-    const data = new Int16Array(FRAME);
-    if (n === nextClick) {
-      const code = clicks++ % CODES;
-      data.fill(clickAmplitude(code), 0, RATE / 1000);
-      nextClick += 25 + Math.floor(random() * 11);
-      handed.push({ code, handedAt: clock.time() });
-    }
-    yield new AudioFrame(data, RATE, 1, FRAME);
+    due += 10;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const click = n === nextClick ? clicks++ % CODES : undefined;
+    if (click !== undefined) nextClick += 25 + Math.floor(random() * 11);
+    yield clickFrame(clock, handed, click);
   }
+}
+
+/**
+ * A short pulled stream that starts with a click (an agent's reply, a sound effect): 100 ms, yielded as fast as
+ * the player pulls. Its click measures how soon a new stream is heard.
+ */
+async function* clickStream(
+  clock: DeviceStream,
+  handed: Handed[],
+  n: number,
+): AsyncGenerator<AudioFrame> {
+  yield clickFrame(clock, handed, n % CODES);
+  for (let i = 1; i < 10; i++) yield clickFrame(clock, handed, undefined);
 }
 
 /** An endless pulled stream of the far-end signal, in 10 ms frames. */
@@ -268,20 +297,29 @@ async function playoutPhase(config: Config) {
   await sleep(WARMUP_MS);
 
   const results: Record<string, unknown> = {};
-  for (const live of [true, false]) {
+  for (const kind of ['liveStream', 'pulledStreamStart'] as const) {
     handed = [];
     buffered.length = 0;
     backlog.length = 0;
     const before = player.stats;
-    const stream = clickFrames(monitor, handed, live, live ? 1 : 2);
-    player.addStream(stream, { live });
-    current = stream;
-    await sleep(latencySeconds * 1000);
-    await player.removeStream(stream);
-    await sleep(live ? 300 : 600); // let clicks in flight play out
+    if (kind === 'liveStream') {
+      const stream = clickFrames(monitor, handed, 1);
+      player.addStream(stream, { live: true });
+      current = stream;
+      await sleep(latencySeconds * 1000);
+      await player.removeStream(stream);
+    } else {
+      current = undefined;
+      const until = performance.now() + latencySeconds * 1000;
+      for (let n = 0; performance.now() < until; n++) {
+        player.addStream(clickStream(monitor, handed, n));
+        await sleep(250 + (n % 5) * 23);
+      }
+    }
+    await sleep(300); // let clicks in flight play out
     const after = player.stats;
     const heard = handed.filter((h) => h.monitorAdc !== undefined);
-    results[live ? 'liveStream' : 'pulledStream'] = {
+    results[kind] = {
       playoutLatencyMs: quantiles(heard.map((h) => (h.monitorAdc! - h.handedAt) * 1000)),
       portAudioDacMs: quantiles(
         handed.filter((h) => h.dac !== undefined).map((h) => (h.dac! - h.handedAt) * 1000),
@@ -291,7 +329,7 @@ async function playoutPhase(config: Config) {
       ),
       clicksHanded: handed.length,
       clicksHeard: heard.length,
-      sourceBacklogMs: quantiles(backlog),
+      ...(kind === 'liveStream' ? { sourceBacklogMs: quantiles(backlog) } : {}),
       playerRingMs: quantiles(buffered),
       underruns: after.underruns - before.underruns,
       underrunMs: round(((after.underrunFrames - before.underrunFrames) / RATE) * 1000, 1),
@@ -382,6 +420,10 @@ async function cpuPhase(config: Config) {
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const bare = bareApm(forwardFrames, reverseFrames, capture1.streamDelayMs);
   const sourceCost = await bareCaptureFrame(forwardFrames);
+  const devicesPercent = await devicesOnlyPercent(devices, cpuSeconds / 2);
+  const captureFramePercent = await captureFrameAtPacePercent(cpuSeconds / 2);
+  const percent = (cpuMs / wallMs) * 100;
+  const bareApmPercent = (bare.cpuMs / wallMs) * 100;
   return {
     loadAverage1m: [load, loadavg()[0]!],
     captureLatencyMs: quantiles(latency),
@@ -390,10 +432,17 @@ async function cpuPhase(config: Config) {
       wallMs: round(wallMs, 0),
       userMs: round(cpu.user / 1000, 0),
       systemMs: round(cpu.system / 1000, 0),
-      percent: round((cpuMs / wallMs) * 100, 2),
-      bareApmPercentOfWall: round((bare.cpuMs / wallMs) * 100, 2),
+      percent: round(percent, 2),
+      bareApmPercentOfWall: round(bareApmPercent, 2),
       overBareApm: ratio(cpuMs, bare.cpuMs),
       bareCaptureFramePercentOfWall: round((sourceCost.cpuMs / wallMs) * 100, 2),
+      breakdownPercent: {
+        devicesOnly: round(devicesPercent, 2),
+        captureFrameAtPace: round(captureFramePercent, 2),
+        bareApm: round(bareApmPercent, 2),
+        rest: round(percent - devicesPercent - captureFramePercent - bareApmPercent, 2),
+      },
+      pipelineOverBareApm: ratio(percent - devicesPercent - captureFramePercent, bareApmPercent),
     },
     bareApm: { ...bare, cpuMs: round(bare.cpuMs, 1), wallMs: round(bare.wallMs, 1) },
     bareCaptureFrame: {
@@ -478,18 +527,92 @@ async function bareCaptureFrame(frames: number) {
   return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, frames };
 }
 
-const results: Record<string, Awaited<ReturnType<typeof cpuPhase>> & Record<string, unknown>> = {};
+/** CPU % of one core while `run` goes on for `seconds`. */
+async function cpuPercentDuring(seconds: number, run: () => () => Promise<void> | void) {
+  const stop = run();
+  await sleep(WARMUP_MS);
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  await sleep(seconds * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - wall0;
+  await stop();
+  return ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
+}
+
+/**
+ * The device I/O alone: the same microphone and speaker streams at the same block size and latency, JavaScript
+ * only draining the input and what was rendered and writing silence. The floor under any pipeline on this host.
+ */
+function devicesOnlyPercent(devices: MediaDevices, seconds: number) {
+  return cpuPercentDuring(seconds, () => {
+    const direction = { channels: 1, latencyMs: devices.latencyMs };
+    const input = DeviceStream.open({
+      input: { ...direction, device: MIC },
+      sampleRate: RATE,
+      framesPerBuffer: devices.blocksize,
+    });
+    const output = DeviceStream.open({
+      output: { ...direction, device: SPEAKER },
+      sampleRate: RATE,
+      framesPerBuffer: devices.blocksize,
+      captureRendered: true,
+    });
+    const silence = new Int16Array(FRAME);
+    input.on('input', () => {});
+    output.on('rendered', () => {});
+    output.on('writable', () => {
+      while (output.outputBufferedFrames < devices.blocksize + FRAME) output.write(silence);
+    });
+    input.start();
+    output.start();
+    return () => {
+      input.close();
+      output.close();
+    };
+  });
+}
+
+/** rtc-node's AudioSource.captureFrame at real-time pace (a 10 ms timer, queue 0), silence: what publishing costs. */
+function captureFrameAtPacePercent(seconds: number) {
+  return cpuPercentDuring(seconds, () => {
+    const source = new AudioSource(RATE, 1, 0);
+    const silence = new Int16Array(FRAME);
+    let running = true;
+    const done = (async () => {
+      let due = performance.now();
+      while (running) {
+        due += 10;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        await source.captureFrame(new AudioFrame(silence, RATE, 1, FRAME));
+      }
+    })();
+    return async () => {
+      running = false;
+      await done;
+      await source.close();
+    };
+  });
+}
+
+const results: Record<
+  string,
+  Partial<Awaited<ReturnType<typeof cpuPhase>>> & Record<string, unknown>
+> = {};
 for (const config of CONFIGS) {
   const playout = await playoutPhase(config);
-  const cpu = await cpuPhase(config);
+  const cpu = config.playoutOnly ? {} : await cpuPhase(config);
   results[config.name] = { description: config.description, ...cpu, playout };
 }
 
-const ours = results.ours!;
-const python = results.pythonOriginal!;
+type Full = Awaited<ReturnType<typeof cpuPhase>>;
+const ours = results.ours as Full & Record<string, unknown>;
+const python = results.pythonOriginal as Full & Record<string, unknown>;
+const buffer10Playout = results.oursBuffer10!.playout as Playout;
 type Playout = Awaited<ReturnType<typeof playoutPhase>> & {
   liveStream: { playoutLatencyMs: { median: number; p99: number } };
-  pulledStream: { playoutLatencyMs: { median: number; p99: number } };
+  pulledStreamStart: { playoutLatencyMs: { median: number; p99: number } };
 };
 const oursPlayout = ours.playout as Playout;
 const pythonPlayout = python.playout as Playout;
@@ -509,12 +632,17 @@ console.log(
         playoutLatencyMs:
           "click frame yielded to the player (device clock) -> its first sample's ADC time on the speaker monitor (= DAC time)",
         liveStream: 'addStream(..., { live: true }) fed by a 10 ms timer, like a remote track',
-        pulledStream:
-          'addStream(...) pulled by the player (a file, TTS): includes its read-ahead, by design',
+        pulledStreamStart:
+          'a new pulled stream (an agent reply, a file) added every ~300 ms: its first frame yielded -> its DAC time',
         cpuPercent:
           'process.cpuUsage() user+system over the wall time of the full-duplex run (all threads), % of one core',
         bareApm:
           'setStreamDelayMs + processReverseStream + processStream on the same audio and frame counts, offline',
+        breakdownPercent:
+          'devicesOnly: the same device streams with JavaScript only draining/writing silence; captureFrameAtPace: ' +
+          'AudioSource.captureFrame of silence from a 10 ms timer; bareApm as above; rest: what remains (our pipeline)',
+        pipelineOverBareApm:
+          '(percent - devicesOnly - captureFrameAtPace) / bareApm: the pipeline with its processing, over the processing',
         bareCaptureFrame:
           'rtc-node AudioSource.captureFrame (queue 0) on the same number of 10 ms frames, back to back, ' +
           'offline: the work only; at real-time pace each call also pays thread wake-ups and costs several times more',
@@ -531,9 +659,9 @@ console.log(
           oursPlayout.liveStream.playoutLatencyMs.p99,
           pythonPlayout.liveStream.playoutLatencyMs.p99,
         ),
-        pulledPlayoutLatencyMedian: ratio(
-          oursPlayout.pulledStream.playoutLatencyMs.median,
-          pythonPlayout.pulledStream.playoutLatencyMs.median,
+        pulledStreamStartLatencyMedian: ratio(
+          oursPlayout.pulledStreamStart.playoutLatencyMs.median,
+          pythonPlayout.pulledStreamStart.playoutLatencyMs.median,
         ),
         cpuPercent: ratio(ours.cpu.percent, python.cpu.percent),
       },
@@ -541,6 +669,8 @@ console.log(
         captureLatencyMedianAtMost15Ms: ours.captureLatencyMs.median <= 15,
         captureLatencyP99AtMost30Ms: ours.captureLatencyMs.p99 <= 30,
         livePlayoutLatencyMedianAtMost40Ms: oursPlayout.liveStream.playoutLatencyMs.median <= 40,
+        livePlayoutLatencyMedianAtMost40MsWithBuffer10:
+          buffer10Playout.liveStream.playoutLatencyMs.median <= 40,
         cpuAtMost2xBareApm: ours.cpu.overBareApm <= 2,
       },
     },
