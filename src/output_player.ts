@@ -343,6 +343,11 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     return this.closing;
   }
 
+  /** Same as {@link aclose} (rtc-node names it `close`). */
+  close(): Promise<void> {
+    return this.aclose();
+  }
+
   /** `await using player = devices.openOutput()` closes it at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.aclose();
