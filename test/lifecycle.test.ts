@@ -1,15 +1,10 @@
 /** Life cycles in a child process: nothing leaks, and the process exits by itself once everything is closed. */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import type { ProcessSample } from './support/process_sample.js';
 import { rigEnv } from './support/rig.js';
 
 const rig = rigEnv();
-
-interface Sample {
-  fds: number;
-  threads: number;
-  rss: number;
-}
 
 /**
  * Runs a fixture that prints `{ before, after }` and returns; resolves with its exit code and samples. A child that
@@ -18,7 +13,7 @@ interface Sample {
 async function runFixture(
   fixture: string,
   args: string[],
-): Promise<{ code: number | null; before: Sample; after: Sample }> {
+): Promise<{ code: number | null; before: ProcessSample; after: ProcessSample }> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', fixture, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -37,7 +32,10 @@ async function runFixture(
       resolve(c);
     });
   });
-  const { before, after } = JSON.parse(out.trim()) as { before: Sample; after: Sample };
+  const { before, after } = JSON.parse(out.trim()) as {
+    before: ProcessSample;
+    after: ProcessSample;
+  };
   return { code, before, after };
 }
 
