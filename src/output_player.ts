@@ -71,7 +71,10 @@ export interface OutputPlayerEvents {
   warning: [warning: OutputPlayerWarning];
   /** A live source's backlog passed the latency cap: its oldest audio was dropped (also counted in stats). */
   overflow: [info: OutputOverflow];
-  /** A stream added with {@link OutputPlayer.addStream} ended and has been played out. */
+  /**
+   * A stream added with {@link OutputPlayer.addStream} ended (or failed) and the device has taken its last audio:
+   * it is heard within the device's output latency. Not fired for streams removed, or cut short by closing.
+   */
   streamEnded: [stream: AsyncIterable<AudioFrame>];
 }
 
@@ -123,6 +126,10 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   };
   private readonly watchdog: DeviceWatchdog;
   private started = false;
+  // Samples per channel written to the device ring since the player opened.
+  private writtenFrames = 0;
+  // Streams that ended, and the ring position their last sample reaches the device at.
+  private readonly endedStreams: { frames: AsyncIterable<AudioFrame>; playedAt: number }[] = [];
   private closing: Promise<void> | undefined;
   private readonly counters = {
     renderedFrames: 0,
@@ -187,7 +194,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /**
    * Plays any stream of frames: a WAV file, an agent's text-to-speech, a generator. Frames of any rate and channel
    * count are converted. A pulled stream plays in real time, nothing dropped; `live: true` treats it like a track.
-   * When it ends and has played out, `streamEnded` fires and it is removed.
+   * When it ends, it is removed, and `streamEnded` fires once the device has taken its last audio.
    * @throws MediaDevicesError if the stream was already added or the player is closed.
    */
   addStream(frames: AsyncIterable<AudioFrame>, options: AddStreamOptions = {}): void {
@@ -284,6 +291,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** Mixes 10 ms blocks into the device ring until it holds the target. */
   private fill(): void {
     if (this.closing) return;
+    this.announcePlayedStreams();
     while (this.stream.outputBufferedFrames + this.blockFrames <= this.targetBufferedFrames) {
       this.mix.fill(0);
       for (const source of this.tracks.values()) source.mixInto(this.mix, this.blockFrames);
@@ -291,14 +299,24 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
         source.mixInto(this.mix, this.blockFrames);
         if (source.finished) {
           this.streams.delete(frames);
-          void this.retire(source).then(() => this.emit('streamEnded', frames));
+          // Its last audio is in this block: announced once the device has taken the block.
+          this.endedStreams.push({ frames, playedAt: this.writtenFrames + this.blockFrames });
+          void this.retire(source);
         }
       }
       for (let i = 0; i < this.mix.length; i++) {
         const v = this.mix[i]!;
         this.block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
       }
-      this.stream.write(this.block);
+      this.writtenFrames += this.stream.write(this.block);
+    }
+  }
+
+  /** Fires `streamEnded` for ended streams whose last block the device has taken from the ring. */
+  private announcePlayedStreams(): void {
+    const taken = this.writtenFrames - this.stream.outputBufferedFrames;
+    while (this.endedStreams.length > 0 && this.endedStreams[0]!.playedAt <= taken) {
+      this.emit('streamEnded', this.endedStreams.shift()!.frames);
     }
   }
 

@@ -39,7 +39,8 @@ export interface PlaybackSourceOptions {
  *   plays in real time and nothing is dropped.
  * - A live source (a remote track) is read as fast as it delivers, and when its backlog passes `latencyCapFrames`
  *   (clock drift, an event-loop stall) its oldest audio is dropped down to `trimToFrames`, counted. Trimming only to
- *   the cap would leave the source playing a cap's worth late from then on.
+ *   the cap would leave the source playing a cap's worth late from then on. While nothing mixes, a backlog of twice
+ *   the cap is cut to the cap, so memory stays bounded.
  */
 export class PlaybackSource {
   readonly stats: PlaybackSourceStats = { receivedFrames: 0, droppedFrames: 0, starvedFrames: 0 };
@@ -99,7 +100,12 @@ export class PlaybackSource {
         continue;
       }
       const next = await this.iterator.next();
-      if (next.done || this.cancelled) return;
+      if (this.cancelled) return;
+      if (next.done) {
+        // The resampler holds back its filter's last few ms: without this, every resampled stream ends short.
+        if (this.resampler) for (const out of this.resampler.flush()) this.push(out.data);
+        return;
+      }
       this.append(next.value);
     }
   }
@@ -130,11 +136,18 @@ export class PlaybackSource {
     this.chunks.push(samples);
     this.bufferedSamples += samples.length;
     this.stats.receivedFrames += samples.length / this.channels;
-    if (this.live && this.bufferedFrames > this.latencyCapFrames) {
-      const excess = this.bufferedSamples - this.trimToFrames * this.channels;
-      this.discard(excess);
-      this.onDrop(excess / this.channels);
+    // The cap is enforced when mixing (see mixInto); this only bounds memory while nothing mixes (the player not
+    // started yet, a stalled device).
+    if (this.live && this.bufferedFrames > 2 * this.latencyCapFrames) {
+      this.trimTo(this.latencyCapFrames);
     }
+  }
+
+  /** Drops the oldest audio so that `frames` samples per channel are left, and reports it. */
+  private trimTo(frames: number): void {
+    const excess = this.bufferedSamples - frames * this.channels;
+    this.discard(excess);
+    this.onDrop(excess / this.channels);
   }
 
   private discard(samples: number): void {
@@ -159,6 +172,9 @@ export class PlaybackSource {
    * them; a shortfall counts as starvation unless the source has ended.
    */
   mixInto(mix: Int32Array, frames: number): void {
+    // Checked here rather than as audio arrives, so that a burst (frames delivered late, all at once) is cut once,
+    // as a whole, down to the steady backlog; cut frame by frame, its tail would build the backlog up again.
+    if (this.live && this.bufferedFrames > this.latencyCapFrames) this.trimTo(this.trimToFrames);
     const wanted = frames * this.channels;
     let at = 0;
     while (at < wanted && this.chunks.length > 0) {

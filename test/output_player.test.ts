@@ -1,0 +1,526 @@
+/**
+ * MediaDevices.openOutput against the rig: tracks and streams played by an OutputPlayer on a virtual speaker are
+ * recorded from outside the package (parec on the speaker's monitor) and checked for level, frequency, length,
+ * channel layout and latency; the player's counters and events are checked against what was heard.
+ */
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { AudioFrame, AudioSource, LocalAudioTrack, dispose } from '@livekit/rtc-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  DeviceNotFoundError,
+  InvalidOptionError,
+  MediaDevices,
+  MediaDevicesError,
+  type OutputOverflow,
+  type OutputPlayer,
+  type OutputPlayerWarning,
+} from '../src/index.js';
+import { sleep } from './support/device_io.js';
+import { rigEnv, startRecording, type Recording } from './support/rig.js';
+import {
+  channelOf,
+  dominantFrequencyHz,
+  firstSampleAbove,
+  rmsDbfs,
+  sineInt16,
+  sineRmsDbfs,
+  toneLevelDbfs,
+} from './support/signal.js';
+
+const rig = rigEnv();
+const RATE = 48000;
+/** Samples per channel of a 10 ms frame at RATE. */
+const FRAME = RATE / 100;
+const monitorA = `${rig.speakerA}.monitor`;
+const monitorB = `${rig.speakerB}.monitor`;
+/** Samples at RATE in `ms` milliseconds. */
+const ms = (value: number): number => Math.round((value * RATE) / 1000);
+
+afterAll(async () => {
+  await dispose();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sources.
+
+/**
+ * Interleaved samples cut into frames of `size` samples per channel (the last may be shorter), each on its own
+ * buffer (rtc-node's AudioFrame ignores a view's byteOffset).
+ */
+function framesOf(samples: Int16Array, rate: number, channels: number, size: number): AudioFrame[] {
+  const frames: AudioFrame[] = [];
+  for (let at = 0; at < samples.length; at += size * channels) {
+    const data = samples.slice(at, Math.min(at + size * channels, samples.length));
+    frames.push(new AudioFrame(data, rate, channels, data.length / channels));
+  }
+  return frames;
+}
+
+/** `seconds` of a tone as 10 ms frames at `rate`. */
+function toneFrames(hz: number, peakDbfs: number, seconds: number, rate = RATE): AudioFrame[] {
+  return framesOf(sineInt16(hz, rate, Math.round(rate * seconds), peakDbfs), rate, 1, rate / 100);
+}
+
+/** A pulled stream: yields the frames as fast as the player reads them. */
+async function* pulled(frames: AudioFrame[]): AsyncGenerator<AudioFrame> {
+  yield* frames;
+}
+
+/** A pulled stream whose iterator throws `error` after `count` frames. */
+async function* failingAfter(
+  frames: AudioFrame[],
+  count: number,
+  error: Error,
+): AsyncGenerator<AudioFrame> {
+  yield* frames.slice(0, count);
+  throw error;
+}
+
+/**
+ * A stand-in for a remote participant's track: a LocalAudioTrack on an AudioSource (48 kHz mono, 100 ms queue) fed
+ * one second of a tone, looped, in 10 ms frames from a drift-free timer.
+ */
+class ToneTrack {
+  readonly track: LocalAudioTrack;
+  private readonly source = new AudioSource(RATE, 1, 100);
+  private running = true;
+  private readonly feeding: Promise<void>;
+
+  constructor(name: string, hz: number, peakDbfs: number) {
+    // Whole cycles of 440 and 1000 Hz in one second: the loop is seamless.
+    const frames = toneFrames(hz, peakDbfs, 1);
+    this.track = LocalAudioTrack.createAudioTrack(name, this.source);
+    this.feeding = this.feed(frames);
+  }
+
+  private async feed(frames: AudioFrame[]): Promise<void> {
+    let due = performance.now();
+    for (let n = 0; this.running; n++) {
+      due += 10;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      await this.source.captureFrame(frames[n % frames.length]!);
+    }
+  }
+
+  /** Stops feeding and closes the track and its source. */
+  async close(): Promise<void> {
+    this.running = false;
+    await this.feeding;
+    await this.track.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measures of what the monitor heard.
+
+/** First and last sample (index) whose magnitude reaches `threshold` in [from, to), or undefined if none does. */
+function audibleSpan(
+  samples: Int16Array,
+  threshold: number,
+  from = 0,
+  to = samples.length,
+): { first: number; last: number } | undefined {
+  const first = firstSampleAbove(samples.subarray(0, to), threshold, from);
+  if (first < 0) return undefined;
+  let last = to - 1;
+  while (Math.abs(samples[last]!) < threshold) last--;
+  return { first, last };
+}
+
+/** Milliseconds of 1 ms blocks in [from, to) whose every sample stays below `threshold`: the gaps in a tone. */
+function silentMs(samples: Int16Array, threshold: number, from: number, to: number): number {
+  const block = ms(1);
+  let silent = 0;
+  for (let b = from; b + block <= to; b += block) {
+    let loud = false;
+    for (let i = b; i < b + block && !loud; i++) loud = Math.abs(samples[i]!) >= threshold;
+    if (!loud) silent++;
+  }
+  return silent;
+}
+
+/**
+ * Level (dBFS) of a tone in the 100 ms window where it is loudest. A gap (a late timer or an underrun when a loaded
+ * machine starves the process) only ever lowers a window's level, so one clean window gives the true level. The
+ * tones here have whole cycles in 100 ms: each window measures them exactly.
+ */
+function cleanToneLevelDbfs(samples: Int16Array, hz: number): number {
+  const size = ms(100);
+  let best = -Infinity;
+  for (let at = 0; at + size <= samples.length; at += size) {
+    best = Math.max(best, toneLevelDbfs(samples.subarray(at, at + size), RATE, hz));
+  }
+  return best;
+}
+
+/** Asserts that `samples` carry a `hz` tone of peak `peakDbfs`, to 0.5 dB. */
+function expectTone(samples: Int16Array, hz: number, peakDbfs: number): void {
+  expect(Math.abs(cleanToneLevelDbfs(samples, hz) - sineRmsDbfs(peakDbfs))).toBeLessThan(0.5);
+}
+
+/** Waits for the next `durationMs` of a running recording; returns where it lies (frames) in what `stop()` returns. */
+async function nextSpan(
+  recording: Recording,
+  durationMs: number,
+): Promise<{ from: number; to: number }> {
+  const from = recording.frames;
+  const to = from + ms(durationMs);
+  await recording.waitForFrames(to, durationMs + 5000);
+  return { from, to };
+}
+
+/** Start (index) of each 1 ms pulse whose magnitude reaches `threshold`. */
+function pulseStarts(samples: Int16Array, threshold: number): number[] {
+  const starts: number[] = [];
+  for (let i = firstSampleAbove(samples, threshold); i >= 0;) {
+    starts.push(i);
+    i = firstSampleAbove(samples, threshold, i + ms(1));
+  }
+  return starts;
+}
+
+/** performance.now() (ms) at which the monitor heard sample `index` of a recording. */
+function heardAtMs(recording: Recording, index: number): number {
+  return recording.startTimeMs + (index / recording.rate) * 1000;
+}
+
+/** Resolves with the arguments of the player's next `event`; rejects after `timeoutMs`. */
+function next(
+  player: OutputPlayer,
+  event: 'streamEnded' | 'warning',
+  timeoutMs = 5000,
+): Promise<unknown[]> {
+  return once(player, event, { signal: AbortSignal.timeout(timeoutMs) });
+}
+
+/** Amplitude (int16) of a sine peak in dBFS. */
+const peakOf = (peakDbfs: number): number => Math.round(32768 * 10 ** (peakDbfs / 20));
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('OutputPlayer', () => {
+  it('mixes two tracks onto its speaker at their own levels, and nothing onto another speaker', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const low = new ToneTrack('low', 440, -12);
+    const high = new ToneTrack('high', 1000, -18);
+    const [recordingA, recordingB] = await Promise.all([
+      startRecording(monitorA),
+      startRecording(monitorB),
+    ]);
+    let a: Int16Array;
+    let b: Int16Array;
+    let span: { from: number; to: number };
+    try {
+      await player.addTrack(low.track);
+      await player.addTrack(high.track);
+      await player.start();
+      await sleep(400);
+      span = await nextSpan(recordingA, 1000);
+      expect(player.stats.sources).toBe(2);
+    } finally {
+      [a, b] = await Promise.all([recordingA.stop(), recordingB.stop()]);
+      await player.aclose();
+      await Promise.all([low.close(), high.close()]);
+    }
+    const heard = a.subarray(span.from, span.to);
+    expectTone(heard, 440, -12);
+    expectTone(heard, 1000, -18);
+    expect(rmsDbfs(b)).toBeLessThan(-80);
+  });
+
+  it('removeTrack stops one track, the other plays on; unknown tracks are ignored, doubles refused', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const low = new ToneTrack('low', 440, -12);
+    const high = new ToneTrack('high', 1000, -18);
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let before: { from: number; to: number };
+    let after: { from: number; to: number };
+    try {
+      await player.addTrack(low.track);
+      await player.addTrack(high.track);
+      await expect(player.addTrack(low.track)).rejects.toThrow(MediaDevicesError);
+      await player.start();
+      await sleep(400);
+      before = await nextSpan(recording, 600);
+      expect(player.stats.sources).toBe(2);
+
+      await player.removeTrack(high.track);
+      expect(player.stats.sources).toBe(1);
+      await player.removeTrack(high.track); // no longer playing: ignored
+      expect(player.stats.sources).toBe(1);
+      await sleep(200);
+      after = await nextSpan(recording, 600);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+      await Promise.all([low.close(), high.close()]);
+    }
+    expectTone(heard.subarray(before.from, before.to), 1000, -18);
+    expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 1000)).toBeLessThan(-60);
+    expectTone(heard.subarray(after.from, after.to), 440, -12);
+  });
+
+  // 48 kHz in 10 ms frames is played as is; 44.1 and 16 kHz in frames of odd sizes are resampled by the player.
+  for (const { rate, size, hz } of [
+    { rate: 48000, size: 480, hz: 1000 },
+    { rate: 44100, size: 317, hz: 700 },
+    { rate: 16000, size: 173, hz: 700 },
+  ]) {
+    it(`plays a pulled ${rate} Hz stream in ${size}-sample frames whole, then fires streamEnded`, async () => {
+      const md = new MediaDevices();
+      const player = md.openOutput({ outputDevice: rig.speakerA });
+      const seconds = 2;
+      const peak = -12;
+      const stream = pulled(framesOf(sineInt16(hz, rate, rate * seconds, peak), rate, 1, size));
+      const recording = await startRecording(monitorA);
+      let heard: Int16Array;
+      try {
+        await player.start();
+        const ended = next(player, 'streamEnded');
+        player.addStream(stream);
+        expect(player.stats.sources).toBe(1);
+        const [which] = await ended;
+        expect(which).toBe(stream);
+        await sleep(200); // the player's buffer and the device play out
+        expect(player.stats.sources).toBe(0);
+        expect(player.stats.droppedFrames).toBe(0);
+      } finally {
+        heard = await recording.stop();
+        await player.aclose();
+      }
+      const threshold = peakOf(peak) / 4;
+      const span = audibleSpan(heard, threshold)!;
+      expect(span).toBeDefined();
+      // Samples of tone heard: from its first to its last sample, less any gap (an underrun on a loaded machine).
+      // The measure itself is good to about a millisecond (a period of the tone).
+      const played =
+        span.last - span.first + 1 - ms(silentMs(heard, threshold, span.first, span.last));
+      const steady = heard.subarray(span.first + ms(100), span.last - ms(100));
+      expectTone(steady, hz, peak);
+      // Half a second pins a clean tone's frequency to well under 1 Hz, in a quarter of the time of the whole.
+      const frequency = dominantFrequencyHz(steady.subarray(0, ms(500)), RATE, 100, 2400);
+      expect(Math.abs(frequency - hz)).toBeLessThan(1);
+      expect(Math.abs(played - RATE * seconds)).toBeLessThan(ms(10));
+    });
+  }
+
+  it('a stream whose iterator throws is removed with a warning; the other sources play on', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const good = pulled(toneFrames(1000, -18, 3));
+    const failure = new Error('decoder failed');
+    const bad = failingAfter(toneFrames(440, -12, 1), 50, failure);
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let after: { from: number; to: number };
+    try {
+      await player.start();
+      player.addStream(good);
+      player.addStream(bad);
+      const [warning] = (await next(player, 'warning')) as [OutputPlayerWarning];
+      expect(warning.code).toBe('source-failed');
+      expect(warning.cause).toBe(failure);
+      expect(player.stats.sourceErrors).toBe(1);
+      await sleep(400); // what the failed stream had delivered plays out
+      expect(player.stats.sources).toBe(1);
+      after = await nextSpan(recording, 600);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    expectTone(heard.subarray(after.from, after.to), 1000, -18);
+    expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 440)).toBeLessThan(-60);
+  });
+
+  it('plays both channels of a stereo stream on a stereo speaker', async () => {
+    const md = new MediaDevices({ numChannels: 2 });
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    expect(player.numChannels).toBe(2);
+    const left = sineInt16(440, RATE, RATE * 1.5, -12);
+    const right = sineInt16(1000, RATE, RATE * 1.5, -18);
+    const stereo = new Int16Array(left.length * 2);
+    for (let i = 0; i < left.length; i++) {
+      stereo[2 * i] = left[i]!;
+      stereo[2 * i + 1] = right[i]!;
+    }
+    const stream = pulled(framesOf(stereo, RATE, 2, FRAME));
+    const recording = await startRecording(monitorA, { channels: 2 });
+    let heard: Int16Array;
+    try {
+      await player.start();
+      const ended = next(player, 'streamEnded');
+      player.addStream(stream);
+      await ended;
+      await sleep(200);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    const l = channelOf(heard, 2, 0);
+    const r = channelOf(heard, 2, 1);
+    const span = audibleSpan(l, peakOf(-12) / 4)!;
+    expect(span).toBeDefined();
+    const steadyL = l.subarray(span.first + ms(100), span.last - ms(100));
+    const steadyR = r.subarray(span.first + ms(100), span.last - ms(100));
+    expectTone(steadyL, 440, -12);
+    expectTone(steadyR, 1000, -18);
+    expect(toneLevelDbfs(steadyL, RATE, 1000)).toBeLessThan(-60);
+    expect(toneLevelDbfs(steadyR, RATE, 440)).toBeLessThan(-60);
+  });
+
+  it('cuts a live stream that runs ahead back to its buffer, so latency stays bounded', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    expect(player.latencyCapMs).toBe(60);
+    const overflows: OutputOverflow[] = [];
+    player.on('overflow', (o) => overflows.push(o));
+    // 10 ms frames of silence paced in real time, with a 1 ms click in frames 20, 60 and 100 (click k at amplitude
+    // 12000 + 6000 k, its hand-over time noted). Frame 30 is a burst of 500 ms of a quiet tone handed over at once,
+    // frames 31-40 are left out: what is heard of the burst is what the player kept of it, no later frame cuts it.
+    const clickAmplitude = (k: number): number => 12000 + 6000 * k;
+    const clickFrames = [0, 1, 2].map((k) => {
+      const data = new Int16Array(FRAME);
+      data.fill(clickAmplitude(k), 0, ms(1));
+      return new AudioFrame(data, RATE, 1, FRAME);
+    });
+    const silence = new AudioFrame(new Int16Array(FRAME), RATE, 1, FRAME);
+    const burst = toneFrames(440, -20, 0.5);
+    const handedAt: number[] = [];
+    async function* live(): AsyncGenerator<AudioFrame> {
+      let due = performance.now();
+      for (let n = 0; n < 130; n++) {
+        due += 10;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        if (n === 30) {
+          yield* burst;
+        } else if (n > 30 && n <= 40) {
+          continue;
+        } else if (n % 40 === 20) {
+          handedAt.push(performance.now());
+          yield clickFrames[handedAt.length - 1]!;
+        } else {
+          yield silence;
+        }
+      }
+    }
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    try {
+      await player.start();
+      const ended = next(player, 'streamEnded');
+      player.addStream(live(), { live: true });
+      await ended;
+      await sleep(200);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    const stats = player.stats;
+    // Each click heard: its latency from hand-over. The clicks are then blanked out, leaving the burst's tone.
+    const latencies = new Map<number, number>();
+    const toneOnly = heard.slice();
+    for (const i of pulseStarts(heard, 8000)) {
+      const k = Math.round((Math.abs(heard[i]!) - clickAmplitude(0)) / 6000);
+      if (!latencies.has(k)) latencies.set(k, heardAtMs(recording, i) - handedAt[k]!);
+      toneOnly.fill(0, i, i + ms(1));
+    }
+    const burstHeard = audibleSpan(toneOnly, peakOf(-20) / 4);
+
+    expect(overflows.length).toBeGreaterThan(0);
+    expect(stats.droppedFrames).toBe(overflows.reduce((n, o) => n + o.droppedFrames, 0));
+    expect(stats.droppedFrames).toBeGreaterThanOrEqual(ms(500 - 60));
+    for (const o of overflows) {
+      expect(o).toMatchObject({
+        source: 'stream',
+        latencyCapMs: player.latencyCapMs,
+        backlogMs: 20,
+      });
+    }
+    // The burst was cut back to the backlog the events name (the player's buffer, give or take a frame), not to the
+    // cap: only that much of it is heard, the rest was dropped.
+    expect(burstHeard).toBeDefined();
+    const burstMs = ((burstHeard!.last - burstHeard!.first + 1) / RATE) * 1000;
+    expect(burstMs).toBeLessThanOrEqual(overflows.at(-1)!.backlogMs + 10);
+    // The clicks are heard within the cap (60 ms) plus the ring (20 ms), the host's latency (about 20 ms here) and
+    // timer slack: 150 ms. Had the burst been played in full, the clicks after it would be 500 ms later. (A click can
+    // be lost when a loaded machine delays the generator's timer past the cap; the one before the burst and one
+    // after it must be heard.)
+    expect(latencies.has(0) && (latencies.has(1) || latencies.has(2))).toBe(true);
+    for (const latency of latencies.values()) expect(latency).toBeLessThan(150);
+  });
+
+  it('counts the underruns of an event-loop stall, and none without one', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const peak = -12;
+    const stream = pulled(toneFrames(1000, peak, 4));
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let stall: { underruns: number; underrunFrames: number };
+    let calm: { underruns: number; underrunFrames: number };
+    try {
+      await player.start();
+      player.addStream(stream);
+      await sleep(500);
+      const s0 = player.stats;
+      const until = performance.now() + 300;
+      while (performance.now() < until) {
+        // A synchronous hog: the player cannot mix meanwhile.
+      }
+      await sleep(300);
+      const s1 = player.stats;
+      await sleep(2000);
+      const s2 = player.stats;
+      stall = {
+        underruns: s1.underruns - s0.underruns,
+        underrunFrames: s1.underrunFrames - s0.underrunFrames,
+      };
+      calm = {
+        underruns: s2.underruns - s1.underruns,
+        underrunFrames: s2.underrunFrames - s1.underrunFrames,
+      };
+      await player.removeStream(stream);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    const threshold = peakOf(peak) / 4;
+    const span = audibleSpan(heard, threshold)!;
+    const gapMs = silentMs(heard, threshold, span.first, span.last);
+    // The ring held the buffer (20 ms) when the loop stalled; the device played silence for the rest (less 40 ms
+    // for the stall's edges, which fall between callbacks).
+    expect(stall.underruns).toBeGreaterThan(0);
+    expect(stall.underrunFrames).toBeGreaterThanOrEqual(ms(300 - 20 - 40));
+    // The silence counted was heard: a gap in the tone at least as long. (It can be longer: when a loaded machine
+    // starves the device thread itself, the sound server plays silence that no counter of ours sees.)
+    expect(gapMs).toBeGreaterThanOrEqual(stall.underrunFrames / ms(1) - 10);
+    // Without a stall: 0 underruns in runs at load average 2, 1 at load average 4.5 (the process preempted). A
+    // player that fell behind for good would count one per 10 ms callback, some 200 in the 2 s.
+    expect(calm.underruns).toBeLessThanOrEqual(3);
+  });
+
+  it('rejects bad options with typed errors, and closes once', async () => {
+    const md = new MediaDevices();
+    const open = (options: Parameters<MediaDevices['openOutput']>[0]) => () =>
+      md.openOutput({ outputDevice: rig.speakerA, ...options });
+    expect(open({ latencyCapMs: 5 })).toThrow(InvalidOptionError);
+    expect(open({ latencyCapMs: NaN })).toThrow(InvalidOptionError);
+    expect(open({ bufferMs: 0 })).toThrow(InvalidOptionError);
+    expect(open({ bufferMs: NaN })).toThrow(InvalidOptionError);
+    expect(open({ outputDevice: 'no such speaker' })).toThrow(DeviceNotFoundError);
+
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    await player.start();
+    await player.aclose();
+    await player.aclose(); // twice is harmless
+    expect(player.closed).toBe(true);
+    expect(() => player.addStream(pulled([]))).toThrow(MediaDevicesError);
+    await expect(player.start()).rejects.toThrow(MediaDevicesError);
+  });
+});
