@@ -101,7 +101,11 @@ export function dominantFrequencyHz(
  * Level of one frequency component in dBFS (RMS of that component), from a Goertzel filter over mono samples.
  * Use it to measure a tone in the presence of others.
  */
-export function toneLevelDbfs(samples: Int16Array, sampleRate: number, frequencyHz: number): number {
+export function toneLevelDbfs(
+  samples: Int16Array,
+  sampleRate: number,
+  frequencyHz: number,
+): number {
   const n = samples.length;
   const w = (2 * Math.PI * frequencyHz) / sampleRate;
   let re = 0;
