@@ -27,8 +27,13 @@ export interface OutputPlayerStats {
   underrunFrames: number;
   /** Device callbacks PortAudio flagged as output underflow. */
   deviceUnderflows: number;
-  /** Samples per channel of live sources dropped to keep them under the latency cap. */
+  /** Samples per channel of live sources dropped to keep them under the latency cap (each fired `overflow`). */
   droppedFrames: number;
+  /**
+   * Samples per channel of spare backlog dropped from live sources that held it for a whole second (a device
+   * underrun or a starved mix leaves a live source later for good; this brings it back to its least latency).
+   */
+  correctedFrames: number;
   /** Samples per channel of silence mixed in for sources that had nothing ready. */
   starvedFrames: number;
   /** 10 ms frames of what was played handed to the echo canceller's reverse stream. */
@@ -122,6 +127,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   private readonly removedStats: PlaybackSourceStats = {
     receivedFrames: 0,
     droppedFrames: 0,
+    correctedFrames: 0,
     starvedFrames: 0,
   };
   private readonly watchdog: DeviceWatchdog;
@@ -232,6 +238,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
       underrunFrames: device.outputSilenceFrames,
       deviceUnderflows: device.outputUnderflows,
       droppedFrames: sum('droppedFrames'),
+      correctedFrames: sum('correctedFrames'),
       starvedFrames: sum('starvedFrames'),
       reverseFrames: this.counters.reverseFrames,
       processingErrors: this.counters.processingErrors,
@@ -283,7 +290,12 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   private async retire(source: PlaybackSource): Promise<void> {
     await source.cancel();
-    for (const key of ['receivedFrames', 'droppedFrames', 'starvedFrames'] as const) {
+    for (const key of [
+      'receivedFrames',
+      'droppedFrames',
+      'correctedFrames',
+      'starvedFrames',
+    ] as const) {
       this.removedStats[key] += source.stats[key];
     }
   }

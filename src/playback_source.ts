@@ -1,12 +1,17 @@
 import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
 import { mapChannels } from './channel_mapping.js';
 
+/** Mixes over which a live source must hold spare backlog throughout before it is dropped (1 s of 10 ms blocks). */
+const LATENCY_WINDOW_BLOCKS = 100;
+
 /** Counters of one playback source. */
 export interface PlaybackSourceStats {
   /** Samples per channel received from the source. */
   receivedFrames: number;
   /** Samples per channel dropped to keep a live source under its latency cap. */
   droppedFrames: number;
+  /** Samples per channel of spare backlog a live source dropped to bring its latency back down (see mixInto). */
+  correctedFrames: number;
   /** Samples per channel of silence mixed in because the source had nothing ready when the device needed it. */
   starvedFrames: number;
 }
@@ -40,16 +45,25 @@ export interface PlaybackSourceOptions {
  * - A live source (a remote track) is read as fast as it delivers, and when its backlog passes `latencyCapFrames`
  *   (clock drift, an event-loop stall) its oldest audio is dropped down to `trimToFrames`, counted. Trimming only to
  *   the cap would leave the source playing a cap's worth late from then on. While nothing mixes, a backlog of twice
- *   the cap is cut to the cap, so memory stays bounded.
+ *   the cap is cut to the cap, so memory stays bounded. Below the cap, backlog the source held spare for a whole
+ *   second is dropped too (latency correction), so a stall's leftover lateness does not stay.
  */
 export class PlaybackSource {
-  readonly stats: PlaybackSourceStats = { receivedFrames: 0, droppedFrames: 0, starvedFrames: 0 };
+  readonly stats: PlaybackSourceStats = {
+    receivedFrames: 0,
+    droppedFrames: 0,
+    correctedFrames: 0,
+    starvedFrames: 0,
+  };
   private readonly chunks: Int16Array[] = [];
   private headOffset = 0;
   private bufferedSamples = 0;
   private ended = false;
   private cancelled = false;
   private wakeReader: (() => void) | undefined;
+  // Latency correction of a live source: mixes counted in the current window, and its smallest backlog at a mix.
+  private windowBlocks = 0;
+  private windowMinFrames = Infinity;
   private resampler: AudioResampler | undefined;
   private readonly iterator: AsyncIterator<AudioFrame>;
   /** Resolves when the source has ended or failed (never rejects). */
@@ -147,11 +161,11 @@ export class PlaybackSource {
   private trimTo(frames: number): void {
     const excess = this.bufferedSamples - frames * this.channels;
     this.discard(excess);
+    this.stats.droppedFrames += excess / this.channels;
     this.onDrop(excess / this.channels);
   }
 
   private discard(samples: number): void {
-    this.stats.droppedFrames += samples / this.channels;
     let left = samples;
     while (left > 0) {
       const head = this.chunks[0]!;
@@ -175,6 +189,7 @@ export class PlaybackSource {
     // Checked here rather than as audio arrives, so that a burst (frames delivered late, all at once) is cut once,
     // as a whole, down to the steady backlog; cut frame by frame, its tail would build the backlog up again.
     if (this.live && this.bufferedFrames > this.latencyCapFrames) this.trimTo(this.trimToFrames);
+    if (this.live) this.correctLatency(frames);
     const wanted = frames * this.channels;
     let at = 0;
     while (at < wanted && this.chunks.length > 0) {
@@ -191,6 +206,23 @@ export class PlaybackSource {
     this.bufferedSamples -= at;
     if (at < wanted && !this.ended) this.stats.starvedFrames += (wanted - at) / this.channels;
     this.wakeReader?.();
+  }
+
+  /**
+   * Drops a live source's spare backlog: audio that waited beyond the block being mixed at every mix of the last
+   * {@link LATENCY_WINDOW_BLOCKS}. Each starved mix or device underrun leaves a live source a little later for good
+   * (it produces at the device's pace, so nothing catches up); without this its latency would creep up to the cap.
+   * @param frames the block about to be mixed (samples per channel)
+   */
+  private correctLatency(frames: number): void {
+    this.windowMinFrames = Math.min(this.windowMinFrames, this.bufferedFrames);
+    if (++this.windowBlocks < LATENCY_WINDOW_BLOCKS) return;
+    const spare = this.windowMinFrames - frames;
+    this.windowBlocks = 0;
+    this.windowMinFrames = Infinity;
+    if (spare <= 0) return;
+    this.discard(spare * this.channels);
+    this.stats.correctedFrames += spare;
   }
 
   /** Stops reading (the iterator's `return` is called, which closes an AudioStream) and forgets buffered audio. */

@@ -455,6 +455,64 @@ describe('OutputPlayer', () => {
     for (const latency of latencies.values()) expect(latency).toBeLessThan(150);
   });
 
+  it('brings a live stream that fell behind under the cap back to its least latency', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const overflows: OutputOverflow[] = [];
+    player.on('overflow', (o) => overflows.push(o));
+    // 10 ms frames of silence paced in real time, a coded click every 400 ms (click k at 12000 + 1500 k). After frame
+    // 250, three extra frames of silence: the stream is 30 ms ahead for good, under the 60 ms cap, so only the
+    // latency correction (spare backlog held for a whole second) can take it back.
+    const clickAmplitude = (k: number): number => 12000 + 1500 * k;
+    const silence = new AudioFrame(new Int16Array(FRAME), RATE, 1, FRAME);
+    const handedAt: number[] = [];
+    async function* live(): AsyncGenerator<AudioFrame> {
+      let due = performance.now();
+      for (let n = 0; n < 500; n++) {
+        due += 10;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        if (n % 40 === 20) {
+          const data = new Int16Array(FRAME);
+          data.fill(clickAmplitude(handedAt.length), 0, ms(1));
+          handedAt.push(performance.now());
+          yield new AudioFrame(data, RATE, 1, FRAME);
+        } else {
+          yield silence;
+        }
+        if (n === 250) yield* [silence, silence, silence];
+      }
+    }
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    try {
+      await player.start();
+      const ended = next(player, 'streamEnded', 10_000);
+      player.addStream(live(), { live: true });
+      await ended;
+      await sleep(200);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    const latency = new Map<number, number>();
+    for (const i of pulseStarts(heard, 8000)) {
+      const k = Math.round((Math.abs(heard[i]!) - clickAmplitude(0)) / 1500);
+      if (!latency.has(k)) latency.set(k, heardAtMs(recording, i) - handedAt[k]!);
+    }
+    // Clicks 5 (frame 220), 6 (frame 260, just after the extra frames) and 11 (frame 460, 2 s later).
+    const [before, after, later] = [latency.get(5), latency.get(6), latency.get(11)];
+    console.log(
+      `live latency: ${before?.toFixed(1)} ms before falling behind, ${after?.toFixed(1)} ms after, ` +
+        `${later?.toFixed(1)} ms 2 s later; corrected ${((player.stats.correctedFrames / RATE) * 1000).toFixed(0)} ms`,
+    );
+    expect(overflows).toEqual([]);
+    expect(player.stats.droppedFrames).toBe(0);
+    expect(player.stats.correctedFrames).toBeGreaterThanOrEqual(ms(30));
+    expect(after! - before!).toBeGreaterThanOrEqual(25);
+    expect(Math.abs(later! - before!)).toBeLessThanOrEqual(10);
+  });
+
   it('counts the underruns of an event-loop stall, and none without one', async () => {
     const md = new MediaDevices();
     const player = md.openOutput({ outputDevice: rig.speakerA });
