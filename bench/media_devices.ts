@@ -77,11 +77,10 @@ const CONFIGS: Config[] = [
   {
     name: 'pythonOriginal',
     description:
-      "blocksize 4800 (100 ms blocks), latencyMs 'high'; openOutput bufferMs 120 and latencyCapMs 200, because " +
-      'the defaults (20, 60) cannot feed 100 ms device callbacks (80% of the output was silence); the Python ' +
-      'original has no cap at all',
+      "blocksize 4800 (100 ms blocks), latencyMs 'high'; openOutput defaults, which grow with the block " +
+      '(bufferMs 110, latencyCapMs 150); the Python original has no cap at all',
     options: { blocksize: 4800, latencyMs: 'high' },
-    output: { bufferMs: 120, latencyCapMs: 200 },
+    output: {},
   },
 ];
 

@@ -41,7 +41,8 @@ export interface OpenOutputOptions {
   outputDevice?: DeviceSelector;
   /**
    * Backlog (ms) a live source (a track) may build up, through clock drift or an event-loop stall, before its
-   * oldest audio is dropped, down to `bufferMs`; default 60, or `bufferMs` + 40 when that is more.
+   * oldest audio is dropped, down to `bufferMs`; default 60, or `bufferMs` + 40 when that is more. At least one
+   * device block + 20 ms.
    */
   latencyCapMs?: number;
   /**
@@ -60,9 +61,9 @@ const SOURCE_QUEUE_MS = 0;
 
 /** Options of {@link MediaDevices}. */
 export interface MediaDevicesOptions {
-  /** Sample rate of captured audio handed to LiveKit (Hz); default 48000. */
+  /** Sample rate of captured audio handed to LiveKit (Hz, a multiple of 100); default 48000. */
   inputSampleRate?: number;
-  /** Sample rate at which audio is played (Hz); default 48000. */
+  /** Sample rate at which audio is played (Hz, a multiple of 100); default 48000. */
   outputSampleRate?: number;
   /** Channels of captured and played audio; default 1. */
   numChannels?: number;
@@ -75,12 +76,18 @@ export interface MediaDevicesOptions {
   latencyMs?: number | 'low' | 'high';
 }
 
+// 10 ms frames must hold whole samples: 44100 Hz is fine (441), 22050 Hz is not.
 function checkRate(option: string, rate: number): number {
-  if (!Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
+  if (
+    !Number.isInteger(rate) ||
+    rate < MIN_SAMPLE_RATE ||
+    rate > MAX_SAMPLE_RATE ||
+    rate % 100 !== 0
+  ) {
     throw new InvalidOptionError(
       option,
       rate,
-      `an integer from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
+      `a multiple of 100 Hz from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz (10 ms frames of whole samples)`,
     );
   }
   return rate;
@@ -267,12 +274,19 @@ export class MediaDevices {
   openOutput(options: OpenOutputOptions = {}): OutputPlayer {
     const blockMs = (this.blocksize * 1000) / this.inputSampleRate;
     const { bufferMs = Math.max(20, Math.ceil(blockMs / 10) * 10 + 10) } = options;
-    const { latencyCapMs = Math.max(60, bufferMs + 40) } = options;
-    if (!Number.isFinite(latencyCapMs) || latencyCapMs < 10 || latencyCapMs > 10_000) {
-      throw new InvalidOptionError('latencyCapMs', latencyCapMs, 'from 10 to 10000 ms');
-    }
     if (!Number.isFinite(bufferMs) || bufferMs < 10 || bufferMs > 1000) {
       throw new InvalidOptionError('bufferMs', bufferMs, 'from 10 to 1000 ms');
+    }
+    const { latencyCapMs = Math.max(60, bufferMs + 40) } = options;
+    // Between two device callbacks a live source gathers a whole block (and a frame of slack): a lower cap would cut
+    // its audio at every callback.
+    const leastCapMs = Math.ceil(blockMs) + 20;
+    if (!Number.isFinite(latencyCapMs) || latencyCapMs < leastCapMs || latencyCapMs > 10_000) {
+      throw new InvalidOptionError(
+        'latencyCapMs',
+        latencyCapMs,
+        `from ${leastCapMs} ms (one device block + 20 ms) to 10000 ms`,
+      );
     }
     const catalog = DeviceCatalog.read();
     const entry = this.pick(catalog, options.outputDevice, 'audiooutput');

@@ -136,6 +136,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   private writtenFrames = 0;
   // Streams that ended, and the ring position their last sample reaches the device at.
   private readonly endedStreams: { frames: AsyncIterable<AudioFrame>; playedAt: number }[] = [];
+  private mixing = false;
+  private readonly heldEvents: (() => void)[] = [];
   private closing: Promise<void> | undefined;
   private readonly counters = {
     renderedFrames: 0,
@@ -211,6 +213,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   /** Stops playing a stream (its iterator's `return` is called). Unknown streams are ignored. */
   async removeStream(frames: AsyncIterable<AudioFrame>): Promise<void> {
+    const ended = this.endedStreams.findIndex((e) => e.frames === frames);
+    if (ended >= 0) this.endedStreams.splice(ended, 1);
     const source = this.streams.get(frames);
     if (!source) return;
     this.streams.delete(frames);
@@ -279,12 +283,14 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
         });
       },
       onDrop: (droppedFrames) =>
-        this.emit('overflow', {
-          source: what,
-          droppedFrames,
-          latencyCapMs: this.latencyCapMs,
-          backlogMs: (this.targetBufferedFrames * 1000) / rate,
-        }),
+        this.emitAfterMixing(() =>
+          this.emit('overflow', {
+            source: what,
+            droppedFrames,
+            latencyCapMs: this.latencyCapMs,
+            backlogMs: (this.targetBufferedFrames * 1000) / rate,
+          }),
+        ),
     });
   }
 
@@ -303,7 +309,27 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** Mixes 10 ms blocks into the device ring until it holds the target. */
   private fill(): void {
     if (this.closing) return;
-    this.announcePlayedStreams();
+    this.mixing = true;
+    try {
+      this.announcePlayedStreams();
+      this.mixAhead();
+    } finally {
+      this.mixing = false;
+      // Listeners run once the mix is consistent: one may close the player, or add and remove sources.
+      for (const emit of this.heldEvents.splice(0)) emit();
+    }
+  }
+
+  /**
+   * Emits now, or once the running mix is done: a listener that closed the player in the middle of a mix would
+   * leave the mix writing to a closed device.
+   */
+  private emitAfterMixing(emit: () => void): void {
+    if (this.mixing) this.heldEvents.push(emit);
+    else emit();
+  }
+
+  private mixAhead(): void {
     while (this.stream.outputBufferedFrames + this.blockFrames <= this.targetBufferedFrames) {
       this.mix.fill(0);
       for (const source of this.tracks.values()) source.mixInto(this.mix, this.blockFrames);
@@ -328,7 +354,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   private announcePlayedStreams(): void {
     const taken = this.writtenFrames - this.stream.outputBufferedFrames;
     while (this.endedStreams.length > 0 && this.endedStreams[0]!.playedAt <= taken) {
-      this.emit('streamEnded', this.endedStreams.shift()!.frames);
+      const { frames } = this.endedStreams.shift()!;
+      this.emitAfterMixing(() => this.emit('streamEnded', frames));
     }
   }
 

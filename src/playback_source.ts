@@ -3,6 +3,8 @@ import { mapChannels } from './channel_mapping.js';
 
 /** Mixes over which a live source must hold spare backlog throughout before it is dropped (1 s of 10 ms blocks). */
 const LATENCY_WINDOW_BLOCKS = 100;
+/** The most calm windows a latency correction waits for after it has backed off. */
+const MAX_CALM_WINDOWS = 32;
 
 /** Counters of one playback source. */
 export interface PlaybackSourceStats {
@@ -30,7 +32,7 @@ export interface PlaybackSourceOptions {
   latencyCapFrames: number;
   /** Backlog a live source is trimmed down to when it passes the cap: its steady level, so latency returns to normal. */
   trimToFrames: number;
-  /** Receives a failure of the source's iterator; the source then ends. */
+  /** Receives a failure of the source's iterator (then the source ends), or of its `return` when it is removed. */
   onError: (error: unknown) => void;
   /** Receives how many samples per channel a live source just dropped. */
   onDrop: (frames: number) => void;
@@ -44,9 +46,9 @@ export interface PlaybackSourceOptions {
  *   plays in real time and nothing is dropped.
  * - A live source (a remote track) is read as fast as it delivers, and when its backlog passes `latencyCapFrames`
  *   (clock drift, an event-loop stall) its oldest audio is dropped down to `trimToFrames`, counted. Trimming only to
- *   the cap would leave the source playing a cap's worth late from then on. While nothing mixes, a backlog of twice
- *   the cap is cut to the cap, so memory stays bounded. Below the cap, backlog the source held spare for a whole
- *   second is dropped too (latency correction), so a stall's leftover lateness does not stay.
+ *   the cap would leave the source playing a cap's worth late from then on. While nothing mixes, a backlog of four
+ *   times the cap is cut to twice the cap, so memory stays bounded. Below the cap, backlog the source held spare
+ *   for a whole second is dropped too (latency correction), so a stall's leftover lateness does not stay.
  */
 export class PlaybackSource {
   readonly stats: PlaybackSourceStats = {
@@ -61,9 +63,16 @@ export class PlaybackSource {
   private ended = false;
   private cancelled = false;
   private wakeReader: (() => void) | undefined;
-  // Latency correction of a live source: mixes counted in the current window, and its smallest backlog at a mix.
-  private windowBlocks = 0;
-  private windowMinFrames = Infinity;
+  // Latency correction of a live source (see correctLatency): the current window's mixes, its smallest backlog at a
+  // mix and whether a mix starved; calm windows in a row, and how many a correction needs.
+  private readonly correction = {
+    blocks: 0,
+    minFrames: Infinity,
+    starved: false,
+    calmWindows: 0,
+    windowsNeeded: 1,
+    correctedSinceStarving: false,
+  };
   private resampler: AudioResampler | undefined;
   private readonly iterator: AsyncIterator<AudioFrame>;
   /** Resolves when the source has ended or failed (never rejects). */
@@ -77,6 +86,7 @@ export class PlaybackSource {
   private readonly latencyCapFrames: number;
   private readonly trimToFrames: number;
   private readonly onDrop: (frames: number) => void;
+  private readonly onError: (error: unknown) => void;
 
   /** @param frames the audio, in any sample rate and channel count */
   constructor(frames: AsyncIterable<AudioFrame>, options: PlaybackSourceOptions) {
@@ -87,9 +97,10 @@ export class PlaybackSource {
     this.latencyCapFrames = options.latencyCapFrames;
     this.trimToFrames = Math.min(options.trimToFrames, options.latencyCapFrames);
     this.onDrop = options.onDrop;
+    this.onError = options.onError;
     this.iterator = frames[Symbol.asyncIterator]();
     this.done = this.read()
-      .catch(options.onError)
+      .catch(this.onError)
       .finally(() => {
         this.ended = true;
         this.resampler?.close();
@@ -152,8 +163,9 @@ export class PlaybackSource {
     this.stats.receivedFrames += samples.length / this.channels;
     // The cap is enforced when mixing (see mixInto); this only bounds memory while nothing mixes (the player not
     // started yet, a stalled device).
-    if (this.live && this.bufferedFrames > 2 * this.latencyCapFrames) {
-      this.trimTo(this.latencyCapFrames);
+    // Cut to twice the cap, so the next mix still finds it over the cap and cuts it to the steady backlog.
+    if (this.live && this.bufferedFrames > 4 * this.latencyCapFrames) {
+      this.trimTo(2 * this.latencyCapFrames);
     }
   }
 
@@ -204,25 +216,43 @@ export class PlaybackSource {
       }
     }
     this.bufferedSamples -= at;
-    if (at < wanted && !this.ended) this.stats.starvedFrames += (wanted - at) / this.channels;
+    if (at < wanted && !this.ended) {
+      this.stats.starvedFrames += (wanted - at) / this.channels;
+      this.correction.starved = true;
+    }
     this.wakeReader?.();
   }
 
   /**
-   * Drops a live source's spare backlog: audio that waited beyond the block being mixed at every mix of the last
+   * Drops a live source's spare backlog: audio that waited beyond the block being mixed at every mix of a window of
    * {@link LATENCY_WINDOW_BLOCKS}. Each starved mix or device underrun leaves a live source a little later for good
    * (it produces at the device's pace, so nothing catches up); without this its latency would creep up to the cap.
+   * But that lateness is also a cushion against the next late frame: when a mix starves after a correction, the
+   * correction backs off (it then waits for twice as many calm windows, up to {@link MAX_CALM_WINDOWS}), so a
+   * source that is late now and then keeps its cushion instead of being cut and starved in turn.
    * @param frames the block about to be mixed (samples per channel)
    */
   private correctLatency(frames: number): void {
-    this.windowMinFrames = Math.min(this.windowMinFrames, this.bufferedFrames);
-    if (++this.windowBlocks < LATENCY_WINDOW_BLOCKS) return;
-    const spare = this.windowMinFrames - frames;
-    this.windowBlocks = 0;
-    this.windowMinFrames = Infinity;
-    if (spare <= 0) return;
+    const c = this.correction;
+    c.minFrames = Math.min(c.minFrames, this.bufferedFrames);
+    if (++c.blocks < LATENCY_WINDOW_BLOCKS) return;
+    const spare = c.minFrames - frames;
+    const starved = c.starved;
+    c.blocks = 0;
+    c.minFrames = Infinity;
+    c.starved = false;
+    if (starved) {
+      c.calmWindows = 0;
+      if (c.correctedSinceStarving)
+        c.windowsNeeded = Math.min(2 * c.windowsNeeded, MAX_CALM_WINDOWS);
+      c.correctedSinceStarving = false;
+      return;
+    }
+    if (++c.calmWindows < c.windowsNeeded || spare <= 0) return;
     this.discard(spare * this.channels);
     this.stats.correctedFrames += spare;
+    c.calmWindows = 0;
+    c.correctedSinceStarving = true;
   }
 
   /** Stops reading (the iterator's `return` is called, which closes an AudioStream) and forgets buffered audio. */
@@ -231,7 +261,11 @@ export class PlaybackSource {
     this.chunks.length = 0;
     this.bufferedSamples = 0;
     this.wakeReader?.();
-    await this.iterator.return?.();
+    try {
+      await this.iterator.return?.();
+    } catch (error) {
+      this.onError(error);
+    }
     await this.done;
   }
 }

@@ -12,7 +12,7 @@ export class SharedAudioProcessing {
   /** Combines render (DAC) and capture (ADC) timestamps into the stream delay. */
   readonly delayEstimator = new DelayEstimator();
   private module: AudioProcessingModule | undefined;
-  private renderFlush: (() => void) | undefined;
+  private readonly renderFlushes = new Set<() => void>();
 
   /** The module, while an input capture with processing is open. */
   get apm(): AudioProcessingModule | undefined {
@@ -43,16 +43,16 @@ export class SharedAudioProcessing {
   }
 
   /**
-   * Registers the output player's way to hand over, at once, what its device has played so far. Only one player
-   * feeds the reverse stream at a time; the last one attached wins.
+   * Registers an output player's way to hand over, at once, what its device has played so far. Every open player
+   * feeds the reverse stream.
    */
   attachRenderer(flush: () => void): void {
-    this.renderFlush = flush;
+    this.renderFlushes.add(flush);
   }
 
   /** Forgets a player's flush (when it closes). */
   detachRenderer(flush: () => void): void {
-    if (this.renderFlush === flush) this.renderFlush = undefined;
+    this.renderFlushes.delete(flush);
   }
 
   /**
@@ -61,7 +61,8 @@ export class SharedAudioProcessing {
    * cancel (it also throws its delay estimate off for seconds).
    */
   catchUpRender(): void {
-    if (this.module) this.renderFlush?.();
+    if (!this.module) return;
+    for (const flush of this.renderFlushes) flush();
   }
 
   /**

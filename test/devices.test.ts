@@ -300,6 +300,10 @@ describe('bad input gets typed errors', () => {
       expect(open({ input: mic, sampleRate })).toThrow(InvalidOptionError);
     }
     expect(() => new MediaDevices({ inputSampleRate: 0 })).toThrow(InvalidOptionError);
+    // 10 ms of 22050 Hz is 220.5 samples: frames would not be whole.
+    expect(() => new MediaDevices({ inputSampleRate: 22050 })).toThrow(/multiple of 100 Hz/);
+    expect(() => new MediaDevices({ outputSampleRate: 11025 })).toThrow(InvalidOptionError);
+    expect(new MediaDevices({ outputSampleRate: 44100 }).outputSampleRate).toBe(44100);
   });
 
   it('more channels than the device has, or none', () => {

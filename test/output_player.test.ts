@@ -563,14 +563,35 @@ describe('OutputPlayer', () => {
     expect(calm.underruns).toBeLessThanOrEqual(3);
   });
 
+  it('can be closed from its own streamEnded and overflow listeners', async () => {
+    for (const event of ['streamEnded', 'overflow'] as const) {
+      const md = new MediaDevices();
+      const player = md.openOutput({ outputDevice: rig.speakerA });
+      await player.start();
+      const closed = new Promise<void>((resolve) =>
+        player.once(event, () => void player.close().then(resolve)),
+      );
+      // A short pulled stream ends; a live one delivering a whole second at once overflows.
+      if (event === 'streamEnded') player.addStream(pulled(toneFrames(440, -20, 0.1)));
+      else player.addStream(pulled(toneFrames(440, -20, 1)), { live: true });
+      await closed;
+      // A listener that closed the player in the middle of a mix used to make the mix write to a closed device,
+      // which threw out of the device's wake-up (an uncaught exception): the run would have failed by now.
+      await sleep(50);
+      expect(player.closed).toBe(true);
+    }
+  });
+
   it('rejects bad options with typed errors, and closes once', async () => {
     const md = new MediaDevices();
     const open = (options: Parameters<MediaDevices['openOutput']>[0]) => () =>
       md.openOutput({ outputDevice: rig.speakerA, ...options });
     expect(open({ latencyCapMs: 5 })).toThrow(InvalidOptionError);
+    // Below one device block (10 ms) + 20 ms, a live source would be cut at every callback.
+    expect(open({ latencyCapMs: 25 })).toThrow(InvalidOptionError);
     expect(open({ latencyCapMs: NaN })).toThrow(InvalidOptionError);
     expect(open({ bufferMs: 0 })).toThrow(InvalidOptionError);
-    expect(open({ bufferMs: NaN })).toThrow(InvalidOptionError);
+    expect(open({ bufferMs: NaN })).toThrow(/bufferMs/);
     expect(open({ outputDevice: 'no such speaker' })).toThrow(DeviceNotFoundError);
 
     const player = md.openOutput({ outputDevice: rig.speakerA });
