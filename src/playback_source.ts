@@ -255,7 +255,10 @@ export class PlaybackSource {
     c.correctedSinceStarving = true;
   }
 
-  /** Stops reading (the iterator's `return` is called, which closes an AudioStream) and forgets buffered audio. */
+  /**
+   * Stops reading and forgets buffered audio; resolves once the iterator's `return` has (which closes an
+   * AudioStream). A read still pending on the iterator is not waited for: it is dropped when it comes.
+   */
   async cancel(): Promise<void> {
     this.cancelled = true;
     this.chunks.length = 0;
@@ -266,6 +269,5 @@ export class PlaybackSource {
     } catch (error) {
       this.onError(error);
     }
-    await this.done;
   }
 }

@@ -508,7 +508,7 @@ describe('OutputPlayer', () => {
     );
     expect(overflows).toEqual([]);
     expect(player.stats.droppedFrames).toBe(0);
-    expect(player.stats.correctedFrames).toBeGreaterThanOrEqual(ms(30));
+    expect(player.stats.correctedFrames).toBeGreaterThanOrEqual(ms(20));
     expect(after! - before!).toBeGreaterThanOrEqual(25);
     expect(Math.abs(later! - before!)).toBeLessThanOrEqual(10);
   });

@@ -1,0 +1,97 @@
+import { AudioFrame } from '@livekit/rtc-node';
+import { describe, expect, it } from 'vitest';
+import { PlaybackSource } from './playback_source.js';
+
+const BLOCK = 480; // 10 ms at 48 kHz
+
+/** An AsyncIterable whose frames are handed over by the test, one `deliver()` at a time. */
+class ManualFeed implements AsyncIterable<AudioFrame> {
+  private waiting: ((r: IteratorResult<AudioFrame>) => void) | undefined;
+  private readonly queued: AudioFrame[] = [];
+
+  deliver(): void {
+    const frame = new AudioFrame(new Int16Array(BLOCK).fill(1000), 48000, 1, BLOCK);
+    if (this.waiting) {
+      this.waiting({ value: frame, done: false });
+      this.waiting = undefined;
+    } else {
+      this.queued.push(frame);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<AudioFrame> {
+    return {
+      next: () =>
+        this.queued.length > 0
+          ? Promise.resolve({ value: this.queued.shift()!, done: false })
+          : new Promise((resolve) => (this.waiting = resolve)),
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+}
+
+/** Lets the source's reader take what was delivered. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function liveSource(feed: ManualFeed): PlaybackSource {
+  return new PlaybackSource(feed, {
+    live: true,
+    sampleRate: 48000,
+    channels: 1,
+    prefetchFrames: 9600,
+    latencyCapFrames: 2880, // 60 ms
+    trimToFrames: 960, // 20 ms
+    onError: (error) => {
+      throw error;
+    },
+    onDrop: () => {},
+  });
+}
+
+describe('PlaybackSource latency correction', () => {
+  it('drops backlog a live source held spare for a whole second', async () => {
+    const feed = new ManualFeed();
+    const source = liveSource(feed);
+    const mix = new Int32Array(BLOCK);
+    // Three frames ahead from the start, then one frame per mix: 30 ms of spare backlog, under the 60 ms cap.
+    for (let i = 0; i < 3; i++) feed.deliver();
+    for (let block = 0; block < 250; block++) {
+      feed.deliver();
+      await settle();
+      source.mixInto(mix, BLOCK);
+    }
+    expect(source.stats.correctedFrames).toBe(3 * BLOCK);
+    expect(source.stats.droppedFrames).toBe(0);
+    expect(source.stats.starvedFrames).toBe(0);
+    expect(source.bufferedFrames).toBe(0);
+    await source.cancel();
+  });
+
+  it('backs off when a source is late now and then, instead of cutting and starving it each time', async () => {
+    const feed = new ManualFeed();
+    const source = liveSource(feed);
+    const mix = new Int32Array(BLOCK);
+    // 120 s of mixes; one frame per mix, delivered before it, except every 3 s, when it comes after (a GC pause).
+    let late = false;
+    const starvedAt: number[] = [];
+    for (let block = 0; block < 12000; block++) {
+      if (late) feed.deliver(); // the late frame of the previous block
+      late = block % 300 === 299;
+      if (!late) feed.deliver();
+      await settle();
+      const starved = source.stats.starvedFrames;
+      source.mixInto(mix, BLOCK);
+      if (source.stats.starvedFrames > starved) starvedAt.push(block);
+    }
+    // The first late frame starves the source and leaves it a frame of cushion. A correction that never backed off
+    // would take the cushion every time, so every late frame (40) would starve it again. Backing off, it probes
+    // ever more rarely: each starve after a correction doubles the calm it waits for, up to 32 s.
+    const gaps = starvedAt.slice(1).map((block, i) => block - starvedAt[i]!);
+    console.log(`starved at blocks ${starvedAt.join(', ')}`);
+    expect(starvedAt.length).toBeLessThanOrEqual(8);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThanOrEqual(gaps[i - 1]!);
+    expect(gaps.at(-1)!).toBeGreaterThanOrEqual(3000);
+    expect(source.stats.correctedFrames).toBe((starvedAt.length - 1) * BLOCK);
+    await source.cancel();
+  });
+});
