@@ -78,6 +78,23 @@ async function* failingAfter(
 }
 
 /**
+ * A live stream: the frames `framesAt(n)` for n = 0 .. count - 1, one step every 10 ms of real time from a drift-free
+ * timer (a late timer yields the missed steps back to back, like a remote track after a stall).
+ */
+async function* paced(
+  count: number,
+  framesAt: (n: number) => AudioFrame[],
+): AsyncGenerator<AudioFrame> {
+  let due = performance.now();
+  for (let n = 0; n < count; n++) {
+    due += 10;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    yield* framesAt(n);
+  }
+}
+
+/**
  * A stand-in for a remote participant's track: a LocalAudioTrack on an AudioSource (48 kHz mono, 100 ms queue) fed
  * one second of a tone, looped, in 10 ms frames from a drift-free timer.
  */
@@ -95,12 +112,9 @@ class ToneTrack {
   }
 
   private async feed(frames: AudioFrame[]): Promise<void> {
-    let due = performance.now();
-    for (let n = 0; this.running; n++) {
-      due += 10;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      await this.source.captureFrame(frames[n % frames.length]!);
+    for await (const frame of paced(Infinity, (n) => [frames[n % frames.length]!])) {
+      if (!this.running) return;
+      await this.source.captureFrame(frame);
     }
   }
 
@@ -193,6 +207,29 @@ function next(
   timeoutMs = 5000,
 ): Promise<unknown[]> {
   return once(player, event, { signal: AbortSignal.timeout(timeoutMs) });
+}
+
+/**
+ * Starts the player, plays `frames` as a live stream to its end and a little after, then stops `recording` and closes
+ * the player; returns what was recorded.
+ */
+async function playLiveToEnd(
+  player: OutputPlayer,
+  frames: AsyncIterable<AudioFrame>,
+  recording: Recording,
+): Promise<Int16Array> {
+  let heard: Int16Array;
+  try {
+    await player.start();
+    const ended = next(player, 'streamEnded', 10_000);
+    player.addStream(frames, { live: true });
+    await ended;
+    await sleep(200);
+  } finally {
+    heard = await recording.stop();
+    await player.aclose();
+  }
+  return heard;
 }
 
 /** Amplitude (int16) of a sine peak in dBFS. */
@@ -391,36 +428,16 @@ describe('OutputPlayer', () => {
     const silence = new AudioFrame(new Int16Array(FRAME), RATE, 1, FRAME);
     const burst = toneFrames(440, -20, 0.5);
     const handedAt: number[] = [];
-    async function* live(): AsyncGenerator<AudioFrame> {
-      let due = performance.now();
-      for (let n = 0; n < 130; n++) {
-        due += 10;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait);
-        if (n === 30) {
-          yield* burst;
-        } else if (n > 30 && n <= 40) {
-          continue;
-        } else if (n % 40 === 20) {
-          handedAt.push(performance.now());
-          yield clickFrames[handedAt.length - 1]!;
-        } else {
-          yield silence;
-        }
-      }
-    }
+    const live = () =>
+      paced(130, (n) => {
+        if (n === 30) return burst;
+        if (n > 30 && n <= 40) return [];
+        if (n % 40 !== 20) return [silence];
+        handedAt.push(performance.now());
+        return [clickFrames[handedAt.length - 1]!];
+      });
     const recording = await startRecording(monitorA);
-    let heard: Int16Array;
-    try {
-      await player.start();
-      const ended = next(player, 'streamEnded');
-      player.addStream(live(), { live: true });
-      await ended;
-      await sleep(200);
-    } finally {
-      heard = await recording.stop();
-      await player.aclose();
-    }
+    const heard = await playLiveToEnd(player, live(), recording);
     const stats = player.stats;
     // Each click heard: its latency from hand-over. The clicks are then blanked out, leaving the burst's tone.
     const latencies = new Map<number, number>();
@@ -466,35 +483,18 @@ describe('OutputPlayer', () => {
     const clickAmplitude = (k: number): number => 12000 + 1500 * k;
     const silence = new AudioFrame(new Int16Array(FRAME), RATE, 1, FRAME);
     const handedAt: number[] = [];
-    async function* live(): AsyncGenerator<AudioFrame> {
-      let due = performance.now();
-      for (let n = 0; n < 500; n++) {
-        due += 10;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait);
-        if (n % 40 === 20) {
-          const data = new Int16Array(FRAME);
-          data.fill(clickAmplitude(handedAt.length), 0, ms(1));
-          handedAt.push(performance.now());
-          yield new AudioFrame(data, RATE, 1, FRAME);
-        } else {
-          yield silence;
-        }
-        if (n === 250) yield* [silence, silence, silence];
-      }
-    }
+    const extra = [silence, silence, silence];
+    const live = () =>
+      paced(500, (n) => {
+        const after = n === 250 ? extra : [];
+        if (n % 40 !== 20) return [silence, ...after];
+        const data = new Int16Array(FRAME);
+        data.fill(clickAmplitude(handedAt.length), 0, ms(1));
+        handedAt.push(performance.now());
+        return [new AudioFrame(data, RATE, 1, FRAME), ...after];
+      });
     const recording = await startRecording(monitorA);
-    let heard: Int16Array;
-    try {
-      await player.start();
-      const ended = next(player, 'streamEnded', 10_000);
-      player.addStream(live(), { live: true });
-      await ended;
-      await sleep(200);
-    } finally {
-      heard = await recording.stop();
-      await player.aclose();
-    }
+    const heard = await playLiveToEnd(player, live(), recording);
     const latency = new Map<number, number>();
     for (const i of pulseStarts(heard, 8000)) {
       const k = Math.round((Math.abs(heard[i]!) - clickAmplitude(0)) / 1500);
