@@ -15,6 +15,7 @@ export {
   type AudioProcessingWarning,
 } from './apm.js';
 export * from './wav.js';
+export * from './wav_frames.js';
 export * from './offline_aec.js';
 export * from './delay_estimator.js';
 export * from './input_capture.js';

@@ -5,12 +5,17 @@
  */
 import { runAec } from './aec_command.js';
 import { runDevices } from './devices_command.js';
+import { runPlay } from './play_command.js';
+import { runRecord } from './record_command.js';
 import { CliUsageError } from './cli_usage_error.js';
 
 const USAGE = `lk-audio <command> [options]
 
 Commands:
   devices [--json]                          list input and output devices, marking the defaults
+  play <file.wav> [--device <speaker>]      play a WAV file in real time
+  record <out.wav> [--seconds 5] [--device <mic>] [--rate 48000] [--ns] [--hpf] [--agc]
+                                            record the microphone as a capture publishes it
   aec --mic <wav> --far <wav> --out <wav>   remove the far end's echo from a microphone recording
       [--delay-ms <ms>] [--ns] [--hpf] [--agc]
 
@@ -18,6 +23,8 @@ Set LK_AUDIO_DEBUG=1 to see PortAudio's device-probe messages.`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   devices: runDevices,
+  play: runPlay,
+  record: runRecord,
   aec: runAec,
 };
 
@@ -36,8 +43,10 @@ async function main(argv: string[]): Promise<number> {
     await run(args);
     return 0;
   } catch (error) {
-    if (error instanceof CliUsageError) {
-      console.error(`lk-audio ${command}: ${error.message}\n\n${USAGE}`);
+    // node:util parseArgs rejects unknown options and missing values with ERR_PARSE_ARGS_* codes.
+    const parseError = String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+    if (error instanceof CliUsageError || parseError) {
+      console.error(`lk-audio ${command}: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
     console.error(`lk-audio ${command}: ${error instanceof Error ? error.message : String(error)}`);
