@@ -72,7 +72,7 @@ describe('lk-audio', () => {
 
   it('record: writes what was played into the microphone, as long as asked, at the asked rate', async () => {
     const file = join(dir, 'mic.wav');
-    const tone = sineInt16(1000, 48000, 48000 * 3, -10);
+    const tone = sineInt16(1000, 48000, 48000 * 5, -10);
     const recording = lkAudio(
       'record',
       file,
@@ -97,11 +97,32 @@ describe('lk-audio', () => {
     expect(Math.abs(toneLevelDbfs(end, 16000, 1000) - sineRmsDbfs(-10))).toBeLessThan(0.5);
   });
 
+  it('meters: one line per 100 ms, reading a tone played into the microphone at its RMS and peak', async () => {
+    const tone = sineInt16(1000, 48000, 48000 * 5, -10);
+    const metering = lkAudio('meters', '--device', rig.micA, '--seconds', '1.5', '--json');
+    const playing = playIntoSink(rig.micAFeed, tone, { rate: 48000, channels: 1 });
+    const result = await metering;
+    await playing;
+    expect(result.code, result.err).toBe(0);
+    const lines = result.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seconds: number; rmsDbfs: number; peakDbfs: number });
+    expect(lines.map((l) => l.seconds)).toEqual(
+      Array.from({ length: 15 }, (_, i) => Math.round((i + 1) * 10) / 100),
+    );
+    // The tone fills the last lines (the first may precede it: the capture opens while pacat starts).
+    const last = lines.at(-1)!;
+    expect(Math.abs(last.rmsDbfs - sineRmsDbfs(-10))).toBeLessThan(0.2);
+    expect(Math.abs(last.peakDbfs - -10)).toBeLessThan(0.2);
+  });
+
   it('bad command lines exit with status 2 and the usage', async () => {
     for (const args of [
       ['play'],
       ['record', 'x.wav', '--seconds', '0'],
       ['record', 'x.wav', '--bogus'],
+      ['meters', '--interval-ms', '15'],
       ['nonsense'],
     ]) {
       const result = await lkAudio(...args);

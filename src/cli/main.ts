@@ -5,6 +5,7 @@
  */
 import { runAec } from './aec_command.js';
 import { runDevices } from './devices_command.js';
+import { runMeters } from './meters_command.js';
 import { runPlay } from './play_command.js';
 import { runRecord } from './record_command.js';
 import { CliUsageError } from './cli_usage_error.js';
@@ -14,6 +15,8 @@ const USAGE = `lk-audio <command> [options]
 Commands:
   devices [--json]                          list input and output devices, marking the defaults
   play <file.wav> [--device <speaker>]      play a WAV file in real time
+  meters [--device <mic>] [--seconds N] [--interval-ms 100] [--json]
+                                            the microphone's level, one line per interval
   record <out.wav> [--seconds 5] [--device <mic>] [--rate 48000] [--ns] [--hpf] [--agc]
                                             record the microphone as a capture publishes it
   aec --mic <wav> --far <wav> --out <wav>   remove the far end's echo from a microphone recording
@@ -24,6 +27,7 @@ Set LK_AUDIO_DEBUG=1 to see PortAudio's device-probe messages.`;
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   devices: runDevices,
   play: runPlay,
+  meters: runMeters,
   record: runRecord,
   aec: runAec,
 };

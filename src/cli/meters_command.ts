@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util';
+import { dispose, type AudioFrame } from '@livekit/rtc-node';
+import { MediaDevices } from '../media_devices.js';
+import { CliUsageError } from './cli_usage_error.js';
+import { parseDevice } from './play_command.js';
+
+// Digital silence reads this (dBFS) rather than -Infinity, which JSON cannot carry.
+const SILENCE_DBFS = -150;
+
+/** Level of int16 samples: RMS and peak, in dBFS (a full-scale sine's peak is 0 dBFS; silence reads -150). */
+export function levelsDbfs(samples: Int16Array): { rmsDbfs: number; peakDbfs: number } {
+  let sum = 0;
+  let peak = 0;
+  for (const v of samples) {
+    sum += v * v;
+    peak = Math.max(peak, Math.abs(v));
+  }
+  const rms = Math.sqrt(sum / Math.max(1, samples.length));
+  const dbfs = (v: number) => Math.max(SILENCE_DBFS, 20 * Math.log10(v / 32768));
+  return { rmsDbfs: dbfs(rms), peakDbfs: dbfs(peak) };
+}
+
+function bar(dbfs: number): string {
+  const width = 40; // one character per 1.5 dB, from -60 dBFS
+  const filled = Math.max(0, Math.min(width, Math.round((dbfs + 60) / 1.5)));
+  return '#'.repeat(filled) + '.'.repeat(width - filled);
+}
+
+/**
+ * `lk-audio meters [--device <mic>] [--seconds N] [--interval-ms 100] [--json]`: the microphone's level as a capture
+ * publishes it (no processing), one line per interval, until Ctrl-C or N seconds.
+ */
+export async function runMeters(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      device: { type: 'string' },
+      seconds: { type: 'string' },
+      'interval-ms': { type: 'string', default: '100' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length > 0) throw new CliUsageError('meters takes no file');
+  const intervalMs = Number(values['interval-ms']);
+  if (!Number.isInteger(intervalMs) || intervalMs < 10 || intervalMs % 10 !== 0)
+    throw new CliUsageError('--interval-ms must be a multiple of 10 ms');
+  const seconds = values.seconds === undefined ? Infinity : Number(values.seconds);
+  if (!(seconds > 0)) throw new CliUsageError(`--seconds must be above 0, not ${values.seconds}`);
+
+  const capture = new MediaDevices().openInput({
+    inputDevice: parseDevice(values.device),
+    enableAec: false,
+    noiseSuppression: false,
+    highPassFilter: false,
+    autoGainControl: false,
+  });
+  const framesPerLine = intervalMs / 10;
+  const lines = Math.round((seconds * 1000) / intervalMs);
+  const window = new Int16Array((capture.sampleRate / 100) * framesPerLine);
+  let frames = 0;
+  let printed = 0;
+  if (!values.json) console.log(`${capture.device.name} [${capture.device.id}]  RMS / peak dBFS`);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      capture.once('error', reject);
+      process.once('SIGINT', () => resolve());
+      capture.on('frame', (frame: AudioFrame) => {
+        window.set(frame.data, (frames % framesPerLine) * frame.data.length);
+        if (++frames % framesPerLine !== 0) return;
+        const { rmsDbfs, peakDbfs } = levelsDbfs(window);
+        const at = (frames * 10) / 1000;
+        if (values.json) console.log(JSON.stringify({ seconds: at, rmsDbfs, peakDbfs }));
+        else
+          console.log(
+            `${at.toFixed(1).padStart(6)} s  ${bar(rmsDbfs)}  ${rmsDbfs.toFixed(1)} / ${peakDbfs.toFixed(1)}`,
+          );
+        if (++printed >= lines) resolve();
+      });
+    });
+  } finally {
+    await capture.aclose();
+    await dispose();
+  }
+}
