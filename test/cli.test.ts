@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav, writeWav } from '../src/index.js';
 import { sleep } from './support/device_io.js';
-import { playIntoSink, rigChildEnv, rigEnv, startRecording } from './support/rig.js';
+import { playIntoSink, rigChildEnv, rigEnv, startEchoPath, startRecording } from './support/rig.js';
 import {
   dominantFrequencyHz,
   firstSampleAbove,
@@ -117,12 +117,43 @@ describe('lk-audio', () => {
     expect(Math.abs(last.peakDbfs - -10)).toBeLessThan(0.2);
   });
 
+  it('echo-test: reports the echo return of the room and an ERLE of at least 20 dB', async () => {
+    // A room from the rig: speaker A's monitor -> 80 ms, -9 dB -> microphone A's feed.
+    const path = await startEchoPath({
+      from: `${rig.speakerA}.monitor`,
+      to: rig.micAFeed,
+      delayMs: 80,
+      gainDb: -9,
+    });
+    let result: Awaited<ReturnType<typeof lkAudio>>;
+    try {
+      result = await lkAudio(
+        'echo-test',
+        '--input',
+        rig.micA,
+        '--output',
+        rig.speakerA,
+        '--seconds',
+        '5',
+        '--json',
+      );
+    } finally {
+      await path.stop();
+    }
+    expect(result.code, result.err).toBe(0);
+    const report = JSON.parse(result.out) as { echoReturnDb: number; erleDb: number };
+    console.log(`echo-test: ${result.out.trim()}`);
+    expect(Math.abs(report.echoReturnDb - -9)).toBeLessThan(1);
+    expect(report.erleDb).toBeGreaterThanOrEqual(20);
+  });
+
   it('bad command lines exit with status 2 and the usage', async () => {
     for (const args of [
       ['play'],
       ['record', 'x.wav', '--seconds', '0'],
       ['record', 'x.wav', '--bogus'],
       ['meters', '--interval-ms', '15'],
+      ['echo-test', '--seconds', '2'],
       ['nonsense'],
     ]) {
       const result = await lkAudio(...args);

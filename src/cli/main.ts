@@ -5,6 +5,7 @@
  */
 import { runAec } from './aec_command.js';
 import { runDevices } from './devices_command.js';
+import { runEchoTest } from './echo_test_command.js';
 import { runMeters } from './meters_command.js';
 import { runPlay } from './play_command.js';
 import { runRecord } from './record_command.js';
@@ -19,6 +20,8 @@ Commands:
                                             the microphone's level, one line per interval
   record <out.wav> [--seconds 5] [--device <mic>] [--rate 48000] [--ns] [--hpf] [--agc]
                                             record the microphone as a capture publishes it
+  echo-test [--input <mic>] [--output <speaker>] [--seconds 6] [--json]
+                                            how loud the echo comes back, and how much AEC removes
   aec --mic <wav> --far <wav> --out <wav>   remove the far end's echo from a microphone recording
       [--delay-ms <ms>] [--ns] [--hpf] [--agc]
 
@@ -29,6 +32,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   play: runPlay,
   meters: runMeters,
   record: runRecord,
+  'echo-test': runEchoTest,
   aec: runAec,
 };
 
