@@ -117,6 +117,22 @@ describe('lk-audio', () => {
     expect(Math.abs(last.peakDbfs - -10)).toBeLessThan(0.2);
   });
 
+  it('meters: Ctrl-C ends it cleanly, with status 0', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'meters', '--device', rig.micA, '--json'],
+      { env: rigChildEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let lines = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      lines += d.toString().split('\n').length - 1;
+      if (lines >= 3) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(lines).toBeGreaterThanOrEqual(3);
+    expect(code).toBe(0);
+  });
+
   it('echo-test: reports the echo return of the room and an ERLE of at least 20 dB', async () => {
     // A room from the rig: speaker A's monitor -> 80 ms, -9 dB -> microphone A's feed.
     const path = await startEchoPath({

@@ -61,10 +61,14 @@ export async function runMeters(args: string[]): Promise<void> {
   let frames = 0;
   let printed = 0;
   if (!values.json) console.log(`${capture.device.name} [${capture.device.id}]  RMS / peak dBFS`);
+  // Ctrl-C ends the metering (and closes the device) instead of killing the process.
+  let stop = (): void => {};
+  const onInterrupt = (): void => stop();
+  process.once('SIGINT', onInterrupt);
   try {
     await new Promise<void>((resolve, reject) => {
+      stop = resolve;
       capture.once('error', reject);
-      process.once('SIGINT', () => resolve());
       capture.on('frame', (frame: AudioFrame) => {
         window.set(frame.data, (frames % framesPerLine) * frame.data.length);
         if (++frames % framesPerLine !== 0) return;
@@ -79,6 +83,7 @@ export async function runMeters(args: string[]): Promise<void> {
       });
     });
   } finally {
+    process.off('SIGINT', onInterrupt);
     await capture.aclose();
     await dispose();
   }
