@@ -1,4 +1,5 @@
 import { AudioResampler, AudioResamplerQuality, AudioSource } from '@livekit/rtc-node';
+import { EventEmitter } from 'node:events';
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from './audio_device.js';
 import { DeviceCatalog, type CatalogEntry } from './backend/device_catalog.js';
 import {
@@ -7,6 +8,7 @@ import {
   MIN_SAMPLE_RATE,
   type DeviceStreamOptions,
 } from './device_stream.js';
+import { DeviceChangeWatcher } from './device_change_watcher.js';
 import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './errors.js';
 import { InputCapture } from './input_capture.js';
 import { OutputPlayer } from './output_player.js';
@@ -97,13 +99,25 @@ function checkRate(option: string, rate: number): number {
   return rate;
 }
 
+/** Events of {@link MediaDevices}. */
+export interface MediaDevicesEvents {
+  /**
+   * A device came or went, or another device became the default (as the browser's `devicechange`). Noticed within
+   * about a second, while there is a listener; read the lists again to see what changed.
+   */
+  devicechange: [];
+  /** Reading the device list for `devicechange` failed; watching goes on. Thrown when nobody listens. */
+  error: [error: Error];
+}
+
 /**
  * The machine's microphones and speakers, for LiveKit: device enumeration and defaults, microphone capture into an
  * `AudioSource` ({@link openInput}) and playback of tracks and streams ({@link openOutput}), with echo cancellation
  * between the two.
- * Devices are read fresh on every call, so a device plugged in (or a sound-server sink created) shows up at once.
+ * Devices are read fresh on every call, so a device plugged in (or a sound-server sink created) shows up at once;
+ * listen for `devicechange` to hear of it.
  */
-export class MediaDevices {
+export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   /** Sample rate of captured audio (Hz). */
   readonly inputSampleRate: number;
   /** Sample rate of played audio (Hz). */
@@ -116,9 +130,23 @@ export class MediaDevices {
   readonly latencyMs: number | 'low' | 'high';
 
   private readonly processing = new SharedAudioProcessing();
+  private readonly watcher = new DeviceChangeWatcher(
+    () => this.emit('devicechange'),
+    (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
+  );
 
   /** @throws InvalidOptionError for a sample rate, channel count or blocksize out of range. */
   constructor(options: MediaDevicesOptions = {}) {
+    super();
+    // The device list is watched only while someone listens for changes. (The typed events leave out
+    // EventEmitter's own newListener / removeListener.)
+    const emitter = this as EventEmitter;
+    emitter.on('newListener', (event: string | symbol) => {
+      if (event === 'devicechange') this.watcher.start();
+    });
+    emitter.on('removeListener', (event: string | symbol) => {
+      if (event === 'devicechange' && this.listenerCount('devicechange') === 0) this.watcher.stop();
+    });
     this.inputSampleRate = checkRate('inputSampleRate', options.inputSampleRate ?? 48000);
     this.outputSampleRate = checkRate('outputSampleRate', options.outputSampleRate ?? 48000);
     const numChannels = options.numChannels ?? 1;

@@ -12,7 +12,7 @@ import {
   MediaDevices,
 } from '../src/index.js';
 import { concatSamples, feed, Recorder, sleep } from './support/device_io.js';
-import { rigEnv } from './support/rig.js';
+import { pactl, rigEnv } from './support/rig.js';
 import {
   dominantFrequencyHz,
   firstSampleAbove,
@@ -107,6 +107,42 @@ describe('enumeration', () => {
     );
     expect(() => md.getInputDevice('no such microphone')).toThrow(DeviceNotFoundError);
     expect(() => md.getInputDevice(9999)).toThrow(DeviceNotFoundError);
+  });
+});
+
+describe('devicechange', () => {
+  it('fires when a sound-server sink comes and when it goes, only while someone listens', async () => {
+    const md = new MediaDevices();
+    let changes = 0;
+    const onChange = () => changes++;
+    md.on('devicechange', onChange);
+    const changed = async (from: number): Promise<void> => {
+      for (let waited = 0; changes === from; waited += 50) {
+        if (waited > 5000) throw new Error('no devicechange within 5 s');
+        await sleep(50);
+      }
+    };
+    const sink = 'lk_devicechange_probe';
+    // A sink nobody plays to: loading and unloading it is safe for the shared server.
+    const module = (await pactl('load-module', 'module-null-sink', `sink_name=${sink}`)).trim();
+    let loaded = true;
+    try {
+      await changed(0);
+      expect(md.listOutputDevices().some((d) => d.id === sink)).toBe(true);
+      await pactl('unload-module', module);
+      loaded = false;
+      await changed(1);
+      expect(md.listOutputDevices().some((d) => d.id === sink)).toBe(false);
+      expect(changes).toBe(2);
+
+      md.off('devicechange', onChange);
+      const again = (await pactl('load-module', 'module-null-sink', `sink_name=${sink}`)).trim();
+      await sleep(2500);
+      await pactl('unload-module', again);
+      expect(changes).toBe(2);
+    } finally {
+      if (loaded) await pactl('unload-module', module);
+    }
   });
 });
 
