@@ -5,7 +5,11 @@ import type { DeviceStream, TimedAudio } from './device_stream.js';
 import { AudioBackendError, MediaDevicesError } from './errors.js';
 import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
-import { PlaybackSource, type PlaybackSourceStats } from './playback_source.js';
+import {
+  emptyPlaybackSourceStats,
+  PlaybackSource,
+  type PlaybackSourceStats,
+} from './playback_source.js';
 import type { SharedAudioProcessing } from './shared_audio_processing.js';
 
 /** Options of {@link OutputPlayer.addStream}. */
@@ -124,12 +128,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   // Keyed by the track object: tracks that never joined a room all share the sid `TR_unknown`.
   private readonly tracks = new Map<Track, PlaybackSource>();
   private readonly streams = new Map<AsyncIterable<AudioFrame>, PlaybackSource>();
-  private readonly removedStats: PlaybackSourceStats = {
-    receivedFrames: 0,
-    droppedFrames: 0,
-    correctedFrames: 0,
-    starvedFrames: 0,
-  };
+  // What sources no longer playing counted, so that stats never go back.
+  private readonly removedStats = emptyPlaybackSourceStats();
   private readonly watchdog: DeviceWatchdog;
   private started = false;
   // Samples per channel written to the device ring since the player opened.
@@ -296,12 +296,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   private async retire(source: PlaybackSource): Promise<void> {
     await source.cancel();
-    for (const key of [
-      'receivedFrames',
-      'droppedFrames',
-      'correctedFrames',
-      'starvedFrames',
-    ] as const) {
+    for (const key of Object.keys(this.removedStats) as (keyof PlaybackSourceStats)[]) {
       this.removedStats[key] += source.stats[key];
     }
   }

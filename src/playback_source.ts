@@ -18,6 +18,11 @@ export interface PlaybackSourceStats {
   starvedFrames: number;
 }
 
+/** @internal Counters all at zero. */
+export function emptyPlaybackSourceStats(): PlaybackSourceStats {
+  return { receivedFrames: 0, droppedFrames: 0, correctedFrames: 0, starvedFrames: 0 };
+}
+
 /** @internal How a {@link PlaybackSource} reads and trims. Frame counts are samples per channel at the player's rate. */
 export interface PlaybackSourceOptions {
   /** Whether the source pushes in real time (trimmed beyond the cap) or is pulled (never dropped). */
@@ -51,12 +56,7 @@ export interface PlaybackSourceOptions {
  *   for a whole second is dropped too (latency correction), so a stall's leftover lateness does not stay.
  */
 export class PlaybackSource {
-  readonly stats: PlaybackSourceStats = {
-    receivedFrames: 0,
-    droppedFrames: 0,
-    correctedFrames: 0,
-    starvedFrames: 0,
-  };
+  readonly stats = emptyPlaybackSourceStats();
   private readonly chunks: Int16Array[] = [];
   private headOffset = 0;
   private bufferedSamples = 0;
@@ -162,8 +162,7 @@ export class PlaybackSource {
     this.bufferedSamples += samples.length;
     this.stats.receivedFrames += samples.length / this.channels;
     // The cap is enforced when mixing (see mixInto); this only bounds memory while nothing mixes (the player not
-    // started yet, a stalled device).
-    // Cut to twice the cap, so the next mix still finds it over the cap and cuts it to the steady backlog.
+    // started yet, a stalled device), cutting to twice the cap so that the next mix still cuts to the steady backlog.
     if (this.live && this.bufferedFrames > 4 * this.latencyCapFrames) {
       this.trimTo(2 * this.latencyCapFrames);
     }
@@ -172,25 +171,27 @@ export class PlaybackSource {
   /** Drops the oldest audio so that `frames` samples per channel are left, and reports it. */
   private trimTo(frames: number): void {
     const excess = this.bufferedSamples - frames * this.channels;
-    this.discard(excess);
+    this.consume(excess);
     this.stats.droppedFrames += excess / this.channels;
     this.onDrop(excess / this.channels);
   }
 
-  private discard(samples: number): void {
-    let left = samples;
-    while (left > 0) {
+  /** Consumes up to `samples` of the oldest audio (interleaved), adding it into `mix` if given; returns how many. */
+  private consume(samples: number, mix?: Int32Array): number {
+    let at = 0;
+    while (at < samples && this.chunks.length > 0) {
       const head = this.chunks[0]!;
-      const available = head.length - this.headOffset;
-      const take = Math.min(available, left);
+      const take = Math.min(head.length - this.headOffset, samples - at);
+      if (mix) for (let i = 0; i < take; i++) mix[at + i]! += head[this.headOffset + i]!;
+      at += take;
       this.headOffset += take;
-      left -= take;
       if (this.headOffset === head.length) {
         this.chunks.shift();
         this.headOffset = 0;
       }
     }
-    this.bufferedSamples -= samples;
+    this.bufferedSamples -= at;
+    return at;
   }
 
   /**
@@ -203,19 +204,7 @@ export class PlaybackSource {
     if (this.live && this.bufferedFrames > this.latencyCapFrames) this.trimTo(this.trimToFrames);
     if (this.live) this.correctLatency(frames);
     const wanted = frames * this.channels;
-    let at = 0;
-    while (at < wanted && this.chunks.length > 0) {
-      const head = this.chunks[0]!;
-      const take = Math.min(head.length - this.headOffset, wanted - at);
-      for (let i = 0; i < take; i++) mix[at + i]! += head[this.headOffset + i]!;
-      at += take;
-      this.headOffset += take;
-      if (this.headOffset === head.length) {
-        this.chunks.shift();
-        this.headOffset = 0;
-      }
-    }
-    this.bufferedSamples -= at;
+    const at = this.consume(wanted, mix);
     if (at < wanted && !this.ended) {
       this.stats.starvedFrames += (wanted - at) / this.channels;
       this.correction.starved = true;
@@ -249,7 +238,7 @@ export class PlaybackSource {
       return;
     }
     if (++c.calmWindows < c.windowsNeeded || spare <= 0) return;
-    this.discard(spare * this.channels);
+    this.consume(spare * this.channels);
     this.stats.correctedFrames += spare;
     c.calmWindows = 0;
     c.correctedSinceStarving = true;

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
-import { AudioFrame, dispose } from '@livekit/rtc-node';
+import { dispose, type AudioFrame } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
+import { wavFrames } from '../wav_frames.js';
 import { CliUsageError } from './cli_usage_error.js';
-import { levelsDbfs } from './meters_command.js';
-import { parseDevice } from './play_command.js';
+import { parseDevice } from './device_option.js';
+import { levelsDbfs } from './levels.js';
 
 const RATE = 48000;
 const FRAME = RATE / 100;
@@ -29,12 +30,6 @@ function farEndSignal(seconds: number): Int16Array {
     out[i] = Math.max(-32768, Math.min(32767, Math.round(sigma * sum * Math.sqrt(3))));
   }
   return out;
-}
-
-async function* framesOf(samples: Int16Array): AsyncGenerator<AudioFrame> {
-  for (let at = 0; at + FRAME <= samples.length; at += FRAME) {
-    yield new AudioFrame(samples.slice(at, at + FRAME), RATE, 1, FRAME);
-  }
 }
 
 interface RunResult {
@@ -75,7 +70,7 @@ async function run(
       player.once('error', reject);
       capture.once('error', reject);
     });
-    player.addStream(framesOf(far));
+    player.addStream(wavFrames({ sampleRate: RATE, channels: 1, samples: far }));
     framesSinceStart = 0;
     await ended;
   } finally {

@@ -4,6 +4,7 @@ import { MediaDevices } from '../media_devices.js';
 import { readWav } from '../wav.js';
 import { wavFrames } from '../wav_frames.js';
 import { CliUsageError } from './cli_usage_error.js';
+import { parseDevice } from './device_option.js';
 
 /** `lk-audio play <file.wav> [--device <speaker>]`: plays a WAV file in real time, then reports what happened. */
 export async function runPlay(args: string[]): Promise<void> {
@@ -45,10 +46,4 @@ export async function runPlay(args: string[]): Promise<void> {
     await player.aclose();
     await dispose();
   }
-}
-
-/** A device option: an index when it is a whole number, otherwise an id or a part of a name. */
-export function parseDevice(value: string | undefined): string | number | undefined {
-  if (value === undefined) return undefined;
-  return /^\d+$/.test(value) ? Number(value) : value;
 }

@@ -3,7 +3,7 @@ import { dispose, type AudioFrame } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
 import { writeWav } from '../wav.js';
 import { CliUsageError } from './cli_usage_error.js';
-import { parseDevice } from './play_command.js';
+import { parseDevice } from './device_option.js';
 
 /**
  * `lk-audio record <out.wav> [--seconds 5] [--device <mic>] [--rate 48000] [--ns] [--hpf] [--agc]`: records the
