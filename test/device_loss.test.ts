@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startRig, stopRig } from './support/rig-setup.js';
+import { startRig, stopRig } from '../scripts/audio_rig.js';
 
 describe('device loss', () => {
   it(

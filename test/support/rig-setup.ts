@@ -12,36 +12,14 @@
  * Without PulseAudio installed, the run goes on without a rig (tests that need one fail with instructions),
  * unless LK_AUDIO_RIG_REQUIRED=1.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rigAnswers, run, startRig, stopRig } from '../../scripts/audio_rig.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SCRIPT = join(ROOT, 'scripts', 'audio-rig.sh');
 const RIG_PARENT = join(ROOT, '.rig');
-
-function run(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs = 20_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout: timeoutMs, cwd: ROOT }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-/** True if env names a running rig: the server answers and has the rig's first speaker. */
-async function rigAnswers(env: NodeJS.ProcessEnv): Promise<boolean> {
-  if (env.LK_AUDIO_RIG !== '1' || !env.PULSE_SERVER) return false;
-  const sinks = await run('pactl', ['list', 'short', 'sinks'], env, 5000);
-  return sinks.code === 0 && /\blk_speaker_a\b/.test(sinks.stdout);
-}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -62,39 +40,6 @@ async function clearStaleRigs(): Promise<void> {
     await stopRig(dir);
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Parses the script's `export NAME=value` lines. */
-function parseExports(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^export ([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!.replace(/^'(.*)'$/, '$1');
-  }
-  return out;
-}
-
-/**
- * Starts a rig (scripts/audio-rig.sh) in `dir`, owned by this process (it stops itself if this process dies), and
- * returns the environment that points a process at it (PULSE_SERVER, LK_AUDIO_RIG, LK_RIG_*).
- */
-export async function startRig(dir: string): Promise<Record<string, string>> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    LK_AUDIO_RIG_DIR: dir,
-    LK_AUDIO_RIG_OWNER_PID: String(process.pid),
-  };
-  delete env.PULSE_SERVER;
-  const started = await run('bash', [SCRIPT, 'start'], env);
-  if (started.code !== 0) {
-    throw new Error(`audio rig failed to start (scripts/audio-rig.sh start):\n${started.stderr}`);
-  }
-  return parseExports(started.stdout);
-}
-
-/** Stops the rig in `dir` (its sound server exits; clients lose their devices). */
-export async function stopRig(dir: string): Promise<void> {
-  await run('bash', [SCRIPT, 'stop'], { ...process.env, LK_AUDIO_RIG_DIR: dir });
 }
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
