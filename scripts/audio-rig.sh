@@ -16,6 +16,10 @@
 #   lk_mic_a, lk_mic_b             virtual microphones (mono); whatever is played into lk_mic_a_feed /
 #                                  lk_mic_b_feed comes out of them
 #   lk_mic_stereo                  2-channel virtual microphone (front-left, front-right), fed by lk_mic_stereo_feed
+#   lk_room_speaker, lk_room_mic   a virtual room (when the LADSPA plugin swh-plugins is installed): what is played on
+#                                  lk_room_speaker reaches lk_room_mic as an echo (delayed, quieter, reverberant),
+#                                  through sound-server modules only, so the echo path never changes; a near-end
+#                                  talker is played into lk_room_mic_feed
 # Defaults: sink lk_speaker_a, source lk_mic_a.
 #
 # Options (environment):
@@ -23,6 +27,7 @@
 #   LK_AUDIO_RIG_OWNER_PID  on start: stop the rig by itself once this process has gone (for test runners that
 #                           may be killed before they can stop it)
 #   LK_AUDIO_RIG_KEEPALIVE_MS  latency of the keep-alive streams (default 10)
+#   LADSPA_PATH             where to look for the room's plugin (default /usr/lib/ladspa)
 #
 # Needs pulseaudio and pulseaudio-utils (Debian: apt-get install pulseaudio pulseaudio-utils).
 
@@ -30,7 +35,13 @@ set -euo pipefail
 
 readonly SPEAKERS=(lk_speaker_a lk_speaker_b)
 readonly MIC_FEEDS=(lk_mic_a_feed lk_mic_b_feed lk_mic_stereo_feed)
-readonly ALL_SINKS=("${SPEAKERS[@]}" "${MIC_FEEDS[@]}")
+readonly ROOM_FEED=lk_room_mic_feed
+# The room's echo: swh-plugins' multi-tap delay "delayorama" run as a sound-server sink. Controls, in the plugin's
+# order: random seed 0, input gain -9 dB (the direct echo), feedback 0 %, 16 taps, first tap 50 ms (the echo
+# path's delay), taps spread over 150 ms, even spacing with 30 % randomness, each tap 0.75 of the last (the tail
+# falls ~40 dB over its 150 ms, a small room's reverberation), 20 % amplitude randomness, all wet.
+readonly ROOM_PLUGIN=delayorama_1402
+readonly ROOM_CONTROLS=0,-9,0,16,0.05,0.15,1,30,0.75,20,1
 # 10 ms: first data on a monitor in ~15 ms, and sinks run in 10 ms blocks unless a stream asks for less. Costs
 # the server ~20 % of a core on a 2-core machine (20 ms: ~13 %, 40 ms: ~7 %).
 readonly KEEPALIVE_LATENCY_MSEC=${LK_AUDIO_RIG_KEEPALIVE_MS:-10}
@@ -40,6 +51,21 @@ die() {
   exit 1
 }
 say() { echo "audio-rig: $*" >&2; }
+
+# The room needs its LADSPA plugin; without it the rig runs without a room.
+room_available() {
+  local dir
+  for dir in ${LADSPA_PATH:+${LADSPA_PATH//:/ }} /usr/lib/ladspa /usr/local/lib/ladspa; do
+    [[ -f $dir/$ROOM_PLUGIN.so ]] && return 0
+  done
+  return 1
+}
+
+# Sinks that get a keep-alive stream.
+all_sinks() {
+  printf '%s\n' "${SPEAKERS[@]}" "${MIC_FEEDS[@]}"
+  if room_available; then echo "$ROOM_FEED"; fi
+}
 
 rig_dir_init() {
   local dir=${LK_AUDIO_RIG_DIR:-$PWD/.rig}
@@ -106,6 +132,13 @@ export LK_RIG_MIC_B_FEED=lk_mic_b_feed
 export LK_RIG_MIC_STEREO=lk_mic_stereo
 export LK_RIG_MIC_STEREO_FEED=lk_mic_stereo_feed
 EOF
+  if client_env pactl list short sinks 2>/dev/null | grep -qw lk_room_speaker; then
+    cat <<EOF
+export LK_RIG_ROOM_SPEAKER=lk_room_speaker
+export LK_RIG_ROOM_MIC=lk_room_mic
+export LK_RIG_ROOM_MIC_FEED=$ROOM_FEED
+EOF
+  fi
 }
 
 write_config() {
@@ -128,6 +161,7 @@ load-module module-remap-source source_name=lk_mic_a master=lk_mic_a_feed.monito
 load-module module-remap-source source_name=lk_mic_b master=lk_mic_b_feed.monitor channels=1 channel_map=mono master_channel_map=mono remix=no source_properties="device.description='Virtual Microphone B'"
 load-module module-remap-source source_name=lk_mic_stereo master=lk_mic_stereo_feed.monitor channels=2 channel_map=front-left,front-right master_channel_map=front-left,front-right remix=no source_properties="device.description='Virtual Stereo Microphone'"
 
+$(if room_available; then room_config; fi)
 load-module module-always-sink
 set-default-sink lk_speaker_a
 set-default-source lk_mic_a
@@ -150,12 +184,21 @@ cookie-file = $COOKIE
 EOF
 }
 
+room_config() {
+  cat <<EOF
+# The virtual room: lk_room_speaker -> echo (delay, gain, reverberation) -> lk_room_mic_feed -> lk_room_mic.
+load-module module-null-sink sink_name=$ROOM_FEED norewinds=1 rate=48000 channels=1 channel_map=mono sink_properties="device.description='Virtual Room Microphone Feed'"
+load-module module-ladspa-sink sink_name=lk_room_speaker sink_master=$ROOM_FEED rate=48000 channels=1 channel_map=mono plugin=$ROOM_PLUGIN label=delayorama control=$ROOM_CONTROLS sink_properties="device.description='Virtual Room Speaker'"
+load-module module-remap-source source_name=lk_room_mic master=$ROOM_FEED.monitor channels=1 channel_map=mono master_channel_map=mono remix=no source_properties="device.description='Virtual Room Microphone'"
+EOF
+}
+
 start_keepalives() {
   local sink pid channels
   : >"$KEEPALIVE_PIDS"
-  for sink in "${ALL_SINKS[@]}"; do
+  for sink in $(all_sinks); do
     channels=2
-    [[ $sink == lk_mic_a_feed || $sink == lk_mic_b_feed ]] && channels=1
+    [[ $sink == lk_mic_a_feed || $sink == lk_mic_b_feed || $sink == "$ROOM_FEED" ]] && channels=1
     # A silent low-latency stream keeps each sink running, so a monitor delivers its first data in ~15 ms
     # instead of stalling for ~2 s. Detached (setsid) and with no tie to our stdout, so that
     # eval "$(audio-rig.sh start)" returns at once.
@@ -171,13 +214,15 @@ start_keepalives() {
 }
 
 wait_for_keepalives() {
-  local i n
+  local i n want
+  want=$(all_sinks | grep -c .)
   for ((i = 0; i < 200; i++)); do
-    n=$(client_env pactl list short sink-inputs 2>/dev/null | grep -c . || true)
-    ((n >= ${#ALL_SINKS[@]})) && return 0
+    # Client streams only: a LADSPA sink feeds its master through a sink input of its own (client "-").
+    n=$(client_env pactl list short sink-inputs 2>/dev/null | awk '$3 != "-"' | grep -c . || true)
+    ((n >= want)) && return 0
     sleep 0.01
   done
-  say "warning: only $n of ${#ALL_SINKS[@]} keep-alive streams connected (see $RIG/keepalive.log)"
+  say "warning: only $n of $want keep-alive streams connected (see $RIG/keepalive.log)"
 }
 
 start_watcher() {
@@ -293,7 +338,7 @@ cmd_status() {
     client_env pactl list short sinks | awk '{print "  " $2 " (" $4 " " $5 " " $6 ")"}'
     echo "sources:"
     client_env pactl list short sources | awk '{print "  " $2 " (" $4 " " $5 " " $6 ")"}'
-    echo "keep-alive streams: $(client_env pactl list short sink-inputs | grep -c . || true)"
+    echo "keep-alive streams: $(client_env pactl list short sink-inputs | awk '$3 != "-"' | grep -c . || true)"
   else
     echo "not running (rig $RIG)"
     return 3
