@@ -7,6 +7,10 @@
 
 #include <string>
 
+#if defined(__linux__)
+#include <alsa/asoundlib.h>
+#endif
+
 #include "addon_state.h"
 #include "audio_stream.h"
 #include "pulse_devices.h"
@@ -25,6 +29,12 @@ void ThrowPaError(Napi::Env env, int paError, const char* what) {
 namespace {
 
 bool quietProbe = false;
+
+#if defined(__linux__)
+// alsa-lib prints its own messages ("underrun occurred") on stderr from the audio thread. The package counts
+// every xrun from PortAudio's status flags, so in quiet mode the text is dropped.
+void IgnoreAlsaMessage(const char*, int, const char*, int, const char*, ...) {}
+#endif
 
 // PortAudio's ALSA and JACK back ends print probe noise on stderr while they initialise; when asked,
 // send file descriptor 2 to /dev/null for exactly that call.
@@ -59,9 +69,13 @@ void EnsurePortAudio(Napi::Env env) {
 
 namespace {
 
-// setQuietProbe(quiet: boolean): keep PortAudio's probe messages off stderr when it initialises.
+// setQuietProbe(quiet: boolean): keep PortAudio's probe messages off stderr when it initialises, and alsa-lib's
+// messages while streams run. JavaScript thread, before any stream opens (alsa-lib's handler is process-wide).
 Napi::Value SetQuietProbe(const Napi::CallbackInfo& info) {
   quietProbe = info[0].ToBoolean();
+#if defined(__linux__)
+  snd_lib_error_set_handler(quietProbe ? IgnoreAlsaMessage : nullptr);
+#endif
   return info.Env().Undefined();
 }
 

@@ -120,7 +120,7 @@ node_modules() {
 native_addon() {
   if stale build/Release/lk_audio.node native binding.gyp; then
     note "building the native addon"
-    npx --no-install node-gyp rebuild >&2
+    npm run --silent build:native >&2
     DID_NATIVE=1
   fi
 }
