@@ -216,9 +216,9 @@ async function main(): Promise<number> {
     say('');
     const wavs = files.filter((f) => f.endsWith('.wav'));
     say(
-      `Wrote to ${relative(process.cwd(), outDir) || '.'}/: levels.svg (the plot; open it in a browser),`,
+      `Wrote to ${relative(process.cwd(), outDir) || '.'}/: levels.svg (the plot; open it in a` +
+        ` browser), summary.json and the recordings ${wavs.join(', ')}.`,
     );
-    say(`summary.json and the recordings ${wavs.join(', ')}.`);
     return 0;
   } finally {
     await setting.close();
