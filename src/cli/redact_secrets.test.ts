@@ -19,6 +19,17 @@ describe('redactSecrets', () => {
     );
   });
 
+  it('keeps the punctuation after a URL, and redacting twice changes nothing more', () => {
+    const once = redactSecrets(
+      'could not join ws://h/?access_token=abc.def: 401 (for /rtc?t=x)',
+      [],
+    );
+    expect(once).toBe(
+      'could not join ws://h/?access_token=[redacted]: 401 (for /rtc?t=[redacted])',
+    );
+    expect(redactSecrets(once, [])).toBe(once);
+  });
+
   it('redacts bearer credentials and JWT-shaped strings it was not told of', () => {
     expect(redactSecrets('authorization: Bearer aaa.bbb.ccc', [])).toBe(
       'authorization: Bearer [redacted]',

@@ -1,8 +1,9 @@
 const REDACTED = '[redacted]';
 
 // The value of any URL query parameter (`?access_token=...`, `&join_request=...`): the SDK's error messages echo
-// the URL it connected to, and a join request can carry the token.
-const QUERY_VALUE = /([?&][^=\s?&#"'<>]+=)[^\s&#"'<>]+/g;
+// the URL it connected to, and a join request can carry the token. The value stops at punctuation that follows a
+// URL in a sentence (and that neither a JWT nor base64 holds), and `[redacted]` is not redacted again.
+const QUERY_VALUE = /([?&][^=\s?&#"'<>]+=)[^\s&#"'<>[\]():,;]+/g;
 // An Authorization header's credentials.
 const BEARER = /(Bearer\s+)\S+/gi;
 // Anything shaped like a JWT (header.payload.signature, the header base64url JSON), such as a refreshed token.
