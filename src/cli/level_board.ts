@@ -35,7 +35,8 @@ export function formatLevelRow(row: LevelRow): string {
 export class LevelBoard {
   private drawnLines = 0;
 
-  constructor(private readonly out: NodeJS.WriteStream) {}
+  /** @param out where to write: `process.stdout`, or any text sink that says whether it is a terminal. */
+  constructor(private readonly out: { readonly isTTY?: boolean; write(text: string): unknown }) {}
 
   /** Writes the rows, replacing the previous board on a terminal. */
   draw(rows: readonly LevelRow[]): void {
