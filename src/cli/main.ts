@@ -6,6 +6,7 @@
 import { runAec } from './aec_command.js';
 import { runDevices } from './devices_command.js';
 import { runEchoTest } from './echo_test_command.js';
+import { parseJoinArgs, runJoin } from './join_command.js';
 import { runMeters } from './meters_command.js';
 import { runPlay } from './play_command.js';
 import { runRecord } from './record_command.js';
@@ -24,6 +25,10 @@ Commands:
                                             how loud the echo comes back, and how much AEC removes
   aec --mic <wav> --far <wav> --out <wav>   remove the far end's echo from a microphone recording
       [--delay-ms <ms>] [--ns] [--hpf] [--agc]
+  join --url <wss://...> (--token <jwt> | --room <name> [--identity <id>]) [--input <mic>] [--output <speaker>]
+      [--no-aec] [--no-ns] [--no-hpf] [--no-agc] [--json]
+                                            join a LiveKit room with the microphone and speaker (Ctrl-C
+                                            leaves); without --token, LIVEKIT_API_KEY/SECRET mint one
 
 Set LK_AUDIO_DEBUG=1 to see PortAudio's device-probe messages.`;
 
@@ -34,6 +39,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
   record: runRecord,
   'echo-test': runEchoTest,
   aec: runAec,
+  join: (args) => runJoin(parseJoinArgs(args)),
 };
 
 async function main(argv: string[]): Promise<number> {
