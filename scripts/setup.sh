@@ -44,10 +44,13 @@ require_node() {
 missing_debian_packages() {
   # One dpkg-query for all: a package it does not know is reported on stderr and left out of stdout.
   local installed
-  installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${DEBIAN_PACKAGES[@]}" 2>/dev/null |
-    awk '$2 == "installed" { print $1 }' || true)
+  installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${DEBIAN_PACKAGES[@]}" pipewire-pulse \
+    2>/dev/null | awk '$2 == "installed" { print $1 }' || true)
   local p
   for p in "${DEBIAN_PACKAGES[@]}"; do
+    # A desktop whose sound server is PipeWire keeps it: the demo then runs on its real devices, and only the
+    # tests' private server (which needs PulseAudio's daemon) is unavailable.
+    if [[ $p == pulseaudio ]] && grep -qxF pipewire-pulse <<<"$installed"; then continue; fi
     grep -qxF -- "$p" <<<"$installed" || echo "$p"
   done
 }
