@@ -114,9 +114,25 @@ export function encodeWav(audio: WavAudio): Uint8Array {
       `${samples.length} samples are not whole frames of ${channels} channels`,
     );
   }
-  const dataBytes = samples.length * 2;
+  const header = wavHeader(sampleRate, channels, samples.length * 2);
+  const bytes = new Uint8Array(HEADER_BYTES + samples.length * 2);
+  bytes.set(header);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < samples.length; i++) view.setInt16(HEADER_BYTES + 2 * i, samples[i]!, true);
+  return bytes;
+}
+
+/**
+ * The canonical 44-byte header of a 16-bit PCM WAV file, for a writer that streams the samples after it (and
+ * rewrites the header with the final size at the end).
+ * @param sampleRate sample rate (Hz)
+ * @param channels interleaved channel count
+ * @param dataBytes bytes of samples that follow (2 per sample)
+ * @throws {WavFormatError} if the file would exceed 4 GiB
+ */
+export function wavHeader(sampleRate: number, channels: number, dataBytes: number): Uint8Array {
   if (HEADER_BYTES + dataBytes > 0xffffffff) throw new WavFormatError('WAV data exceeds 4 GiB');
-  const bytes = new Uint8Array(HEADER_BYTES + dataBytes);
+  const bytes = new Uint8Array(HEADER_BYTES);
   const view = new DataView(bytes.buffer);
   const put = (at: number, text: string): void => {
     for (let i = 0; i < 4; i++) bytes[at + i] = text.charCodeAt(i);
@@ -134,7 +150,6 @@ export function encodeWav(audio: WavAudio): Uint8Array {
   view.setUint16(34, 16, true);
   put(36, 'data');
   view.setUint32(40, dataBytes, true);
-  for (let i = 0; i < samples.length; i++) view.setInt16(HEADER_BYTES + 2 * i, samples[i]!, true);
   return bytes;
 }
 

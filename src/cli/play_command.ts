@@ -1,49 +1,110 @@
-import { parseArgs } from 'node:util';
+import { Command } from '@commander-js/extra-typings';
 import { dispose } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
-import { readWav } from '../wav.js';
+import type { OutputPlayer } from '../output_player.js';
+import type { WavAudio } from '../wav.js';
 import { wavFrames } from '../wav_frames.js';
-import { CliUsageError } from './cli_usage_error.js';
-import { parseDevice } from './device_option.js';
+import { resolveDevice } from './device_option.js';
+import { levelsDbfs } from './levels.js';
+import { progressText } from './progress.js';
+import { StatusLine } from './status_line.js';
+import { readWavArgument } from './wav_argument.js';
 
-/** `lk-audio play <file.wav> [--device <speaker>]`: plays a WAV file in real time, then reports what happened. */
-export async function runPlay(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { device: { type: 'string' } },
+/** Device audio the player renders before a file starts (ms): the host's start-up prefill, played as silence. */
+const START_UP_MS = 50;
+
+/**
+ * Resolves once the device has played {@link START_UP_MS} of the player's silence. A host asks for more than the
+ * player's buffer when it starts (PulseAudio's ALSA plugin takes three 10 ms blocks at once for a two-block
+ * buffer); that underrun is start-up, not a gap in the audio, so it falls here, before the file.
+ */
+async function startUp(player: OutputPlayer): Promise<void> {
+  await player.start();
+  const frames = (player.sampleRate * START_UP_MS) / 1000;
+  await new Promise<void>((resolve, reject) => {
+    player.once('error', reject);
+    const poll = (): void => {
+      if (player.stats.renderedFrames >= frames) {
+        player.off('error', reject);
+        resolve();
+      } else setTimeout(poll, 10);
+    };
+    poll();
   });
-  if (positionals.length !== 1) throw new CliUsageError('play takes one WAV file');
-  const audio = await readWav(positionals[0]!);
-  const selector = parseDevice(values.device);
-  const lookup = new MediaDevices();
-  const device =
-    selector === undefined ? lookup.defaultOutputDevice() : lookup.getOutputDevice(selector);
-  if (!device) throw new Error('there is no default output device; choose one with --device');
-  // The file's channels, as many as the device has (the player maps the rest); its rate is converted.
-  const devices = new MediaDevices({
-    numChannels: Math.min(audio.channels, device.maxOutputChannels, 8),
-  });
-  const player = devices.openOutput({ outputDevice: device.id });
+}
+
+/**
+ * Plays decoded audio on a speaker in real time, drawing progress on a terminal.
+ * @returns underruns counted while the audio played (after the device's start-up)
+ */
+export async function playAudio(
+  player: OutputPlayer,
+  audio: WavAudio,
+  verb: string,
+): Promise<{ underruns: number }> {
+  await startUp(player);
+  const before = player.stats.underruns;
+  const renderedBefore = player.stats.renderedFrames;
+  const total = audio.samples.length / audio.channels / audio.sampleRate;
+  const status = new StatusLine();
+  const draw = (): void => {
+    const elapsed = Math.min(
+      total,
+      (player.stats.renderedFrames - renderedBefore) / player.sampleRate,
+    );
+    const end = Math.round(elapsed * audio.sampleRate) * audio.channels;
+    const recent = audio.samples.subarray(
+      Math.max(0, end - (audio.sampleRate / 10) * audio.channels),
+      end,
+    );
+    status.update(progressText(verb, elapsed, total, levelsDbfs(recent).rmsDbfs));
+  };
+  const timer = status.active ? setInterval(draw, 100) : undefined;
   try {
     const frames = wavFrames(audio);
-    const ended = new Promise<void>((resolve, reject) => {
-      player.once('streamEnded', () => resolve());
+    await new Promise<void>((resolve, reject) => {
+      player.on('streamEnded', (ended) => {
+        if (ended === frames) resolve();
+      });
       player.once('error', reject);
+      player.addStream(frames);
     });
-    player.addStream(frames);
-    await player.start();
-    await ended;
     // What the device took is heard within its latency.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const { underruns, renderedFrames } = player.stats;
-    const seconds = audio.samples.length / audio.channels / audio.sampleRate;
-    console.log(
-      `played ${seconds.toFixed(2)} s on ${player.device.name} [${player.device.id}]` +
-        ` (${(renderedFrames / player.sampleRate).toFixed(2)} s rendered, ${underruns} underruns)`,
-    );
   } finally {
-    await player.aclose();
-    await dispose();
+    clearInterval(timer);
+    status.clear();
   }
+  return { underruns: player.stats.underruns - before };
+}
+
+/** `lk-audio play <file.wav> [--device <speaker>]`: plays a WAV file in real time, then reports what happened. */
+export function playCommand() {
+  return new Command('play')
+    .description('play a WAV file (any rate and channels) in real time on a speaker')
+    .argument('<file.wav>', 'WAV file: 8/16/24/32-bit integer or 32-bit float PCM')
+    .option(
+      '--device <speaker>',
+      'output device: #, id or part of the name (default: the default output)',
+    )
+    .action(async (file, options) => {
+      const audio = await readWavArgument(file);
+      const lookup = new MediaDevices();
+      const device = resolveDevice(lookup, 'audiooutput', options.device, '--device');
+      // The file's channels, as many as the device has (the player maps the rest); its rate is converted.
+      const devices = new MediaDevices({
+        numChannels: Math.min(audio.channels, device.maxOutputChannels, 8),
+      });
+      const player = devices.openOutput({ outputDevice: device.id });
+      try {
+        const { underruns } = await playAudio(player, audio, 'playing');
+        const seconds = audio.samples.length / audio.channels / audio.sampleRate;
+        console.log(
+          `played ${seconds.toFixed(2)} s on ${player.device.name} [${player.device.id}] (${underruns} underruns)`,
+        );
+      } finally {
+        await player.aclose();
+        await dispose();
+      }
+    });
 }
