@@ -128,9 +128,12 @@ export function devicesCommand() {
         current = next;
       };
       md.on('devicechange', onChange);
+      // The device watcher does not keep the process alive (by design); this does, until Ctrl-C.
+      const keepAlive = setInterval(() => {}, 3_600_000);
       try {
-        await waitForInterrupt((reject) => md.once('error', reject));
+        await waitForInterrupt((_done, fail) => md.once('error', fail));
       } finally {
+        clearInterval(keepAlive);
         md.off('devicechange', onChange);
       }
     });
