@@ -4,7 +4,7 @@ import { MediaDevices } from '../media_devices.js';
 import type { WavAudio } from '../wav.js';
 import { resolveDevice } from './device_option.js';
 import { numberInRange } from './number_option.js';
-import { playAudio } from './play_command.js';
+import { playAudio } from './play_audio.js';
 
 const RATE = 48000;
 /** Fade in and out (ms), so the tone starts and stops without a click. */
