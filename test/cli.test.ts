@@ -143,6 +143,12 @@ describe('lk-audio bad command lines', () => {
     writeFileSync(notWav, 'not audio');
     const cases: [string[], RegExp, RegExp][] = [
       [['nonsense'], /^lk-audio: unknown command 'nonsense'/, /lk-audio --help/],
+      [['help', 'nonsense'], /^lk-audio help: unknown command 'nonsense'/, /lk-audio --help/],
+      [
+        ['recrd'],
+        /^lk-audio: unknown command 'recrd' \(Did you mean record\?\)$/,
+        /lk-audio --help/,
+      ],
       [['play'], /^lk-audio play: missing required argument 'file\.wav'/, /lk-audio play --help/],
       [['play', join(dir, 'missing.wav')], /missing\.wav: no such file$/m, /WAV file/],
       [['play', notWav], /notes\.txt: not a WAV file/, /WAV file/],

@@ -31,14 +31,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = program.commands.find((c) => c.name() === argv[0])?.name();
   const who = command ? `lk-audio ${command}` : 'lk-audio';
+  // Commander answers `help <unknown>` with the whole overview on stderr: one line instead.
+  const asked = argv[0] === 'help' ? argv[1] : undefined;
+  if (asked !== undefined && !program.commands.some((c) => c.name() === asked)) {
+    console.error(`lk-audio help: unknown command '${asked}'`);
+    console.error('run "lk-audio --help" for the commands');
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and --version exit 0; help asked for an unknown command was printed to stderr.
+      // Help and --version exit 0.
       if (error.exitCode === 0) return 0;
-      if (error.code === 'commander.help') return 2;
       console.error(`${who}: ${commanderMessage(error)}`);
       console.error(`run "${who} --help" for its usage`);
       return 2;
