@@ -55,7 +55,7 @@ export class AudioProcessingError extends MediaDevicesError {
   }
 }
 
-/** A WAV file that is malformed, or not 16-bit integer PCM. */
+/** A WAV file that is malformed, or in an encoding this package does not read (compressed, 64-bit float). */
 export class WavFormatError extends MediaDevicesError {}
 
 /** Two audio inputs that must share a format (sample rate or channel count) do not. */

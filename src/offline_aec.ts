@@ -86,10 +86,10 @@ export function cancelEcho(
 }
 
 /**
- * {@link cancelEcho} from WAV files to a WAV file: reads 16-bit PCM `nearPath` (microphone) and `farPath`
+ * {@link cancelEcho} from WAV files to a WAV file: reads `nearPath` (microphone) and `farPath`
  * (speaker), writes the echo-cancelled near end to `outPath`.
  * @returns the module's counters, e.g. to report a clamped delay
- * @throws {WavFormatError} for an input that is not 16-bit PCM WAV
+ * @throws {WavFormatError} for an input that is not a WAV file {@link readWav} reads
  * @throws {AudioFormatMismatchError} if the sample rates differ
  */
 export async function cancelEchoFiles(

@@ -1,34 +1,75 @@
 /**
- * lk-audio against the rig, run as a user runs it (a child process): `play` is heard on the speaker's monitor,
- * `record` writes what was played into the microphone, bad command lines exit with status 2.
+ * lk-audio against the rig, run as a user runs it: the built binary (bin/lk-audio.js, which loads dist/cli/main.js) as a child process. Its
+ * exit status and output are checked, JSON parsed, WAVs read back, and what it plays recorded from the speakers'
+ * monitors. Build first (`bash scripts/setup.sh`, or `npx tsup`): a binary older than its sources fails the run.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav, writeWav } from '../src/index.js';
 import { sleep } from './support/device_io.js';
-import { playIntoSink, rigChildEnv, rigEnv, startEchoPath, startRecording } from './support/rig.js';
+import {
+  pactl,
+  playIntoSink,
+  rigChildEnv,
+  rigEnv,
+  startEchoPath,
+  startRecording,
+} from './support/rig.js';
 import {
   dominantFrequencyHz,
   firstSampleAbove,
+  rmsDbfs,
   sineInt16,
   sineRmsDbfs,
   toneLevelDbfs,
+  whiteNoiseInt16,
 } from './support/signal.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BINARY = join(ROOT, 'bin/lk-audio.js');
+const COMMANDS = ['devices', 'tone', 'play', 'record', 'meters', 'loopback', 'echo-test', 'aec'];
 
 const rig = rigEnv();
 let dir: string;
 
+/** Newest modification time (ms) of the files under `path`. */
+function newest(path: string): number {
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+
 beforeAll(() => {
+  if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newest(join(ROOT, 'src'))) {
+    throw new Error(
+      `${BINARY} is missing or older than src/: run bash scripts/setup.sh (or npx tsup)`,
+    );
+  }
   dir = mkdtempSync(join(tmpdir(), 'lk-cli-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs lk-audio from the sources; resolves with its exit status and output. */
-function lkAudio(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Starts lk-audio (the built binary) with the rig's environment. */
+function startLkAudio(args: string[]): ChildProcess & { result: Promise<Run> } {
+  const child = spawn(process.execPath, [BINARY, ...args], {
     env: rigChildEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -36,11 +77,265 @@ function lkAudio(...args: string[]): Promise<{ code: number | null; out: string;
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+  const result = new Promise<Run>((resolve) =>
+    child.on('close', (code) => resolve({ code, out, err })),
+  );
+  return Object.assign(child, { result });
 }
 
-describe('lk-audio', () => {
-  it('play: a 44.1 kHz stereo WAV is heard whole, at its level, on the chosen speaker', async () => {
+/** Runs lk-audio to its end; resolves with its exit status and output. */
+function lkAudio(...args: string[]): Promise<Run> {
+  return startLkAudio(args).result;
+}
+
+/** Runs lk-audio in a pseudo-terminal (util-linux `script`), as on a user's terminal; resolves with what it drew. */
+function lkAudioOnTerminal(...args: string[]): string {
+  const command = [process.execPath, BINARY, ...args].map((a) => `'${a}'`).join(' ');
+  return execFileSync('script', ['-qec', command, '/dev/null'], {
+    env: rigChildEnv(),
+    encoding: 'utf8',
+  });
+}
+
+/** Resolves once `path` holds at least `bytes` bytes. */
+async function fileGrows(path: string, bytes: number): Promise<void> {
+  while (!existsSync(path) || statSync(path).size < bytes) await sleep(20);
+}
+
+describe('lk-audio help and versions', () => {
+  it('with no arguments and with --help prints the overview of every command, exit 0', async () => {
+    for (const args of [[], ['--help'], ['help']]) {
+      const result = await lkAudio(...args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.out).toMatch(/^Usage: lk-audio /);
+      for (const command of COMMANDS) expect(result.out).toContain(`\n  ${command} `);
+    }
+  });
+
+  it('<command> --help and help <command> print the same usage of that command, exit 0', async () => {
+    for (const command of COMMANDS) {
+      const [flag, word] = await Promise.all([
+        lkAudio(command, '--help'),
+        lkAudio('help', command),
+      ]);
+      expect(flag.code, command).toBe(0);
+      expect(word.code, command).toBe(0);
+      expect(flag.out).toMatch(new RegExp(`^Usage: lk-audio ${command} `));
+      expect(word.out).toBe(flag.out);
+      // Fits an 80-column terminal.
+      for (const line of flag.out.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
+    }
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const result = await lkAudio('--version');
+    expect(result.code).toBe(0);
+    expect(result.out.trim()).toBe(version);
+  });
+});
+
+describe('lk-audio bad command lines', () => {
+  it('exit with status 2, one line that says what is wrong, and a hint', async () => {
+    const notWav = join(dir, 'notes.txt');
+    writeFileSync(notWav, 'not audio');
+    const cases: [string[], RegExp, RegExp][] = [
+      [['nonsense'], /^lk-audio: unknown command 'nonsense'/, /lk-audio --help/],
+      [['help', 'nonsense'], /^lk-audio help: unknown command 'nonsense'/, /lk-audio --help/],
+      [
+        ['recrd'],
+        /^lk-audio: unknown command 'recrd' \(Did you mean record\?\)$/,
+        /lk-audio --help/,
+      ],
+      [['play'], /^lk-audio play: missing required argument 'file\.wav'/, /lk-audio play --help/],
+      [['play', join(dir, 'missing.wav')], /missing\.wav: no such file$/m, /WAV file/],
+      [['play', notWav], /notes\.txt: not a WAV file/, /WAV file/],
+      [
+        ['record', 'x.wav', '--seconds', '0'],
+        /--seconds 0: must be a number more than 0 s and at most 86400 s/,
+        /--help/,
+      ],
+      [['record', 'x.wav', '--seconds', 'five'], /--seconds five: must be a number/, /--help/],
+      [['record', 'x.wav', '--bogus'], /unknown option '--bogus'/, /lk-audio record --help/],
+      [
+        ['record', join(dir, 'no/such/dir.wav'), '--seconds', '1'],
+        /cannot write .*: no such directory/,
+        /path/,
+      ],
+      [
+        ['record', 'x.wav', '--device', '2'],
+        /--device 2 is an output device \(.*\[lk_speaker_a\]\), not an input/,
+        /lk-audio devices/,
+      ],
+      [['play', notWav, '--device', 'lk_mic_b'], /not a WAV file/, /WAV/],
+      [
+        ['tone', '--device', 'lk_speaker_a.monitor'],
+        /--device lk_speaker_a\.monitor is an input device .*not an output/,
+        /lk-audio devices/,
+      ],
+      [
+        ['meters', '--device', 'Virtual'],
+        /--device Virtual matches \d+ input devices/,
+        /lk-audio devices/,
+      ],
+      [
+        ['meters', '--device', 'no-such-mic'],
+        /no input device matches --device no-such-mic/,
+        /lk-audio devices/,
+      ],
+      [
+        ['meters', '--interval-ms', '15'],
+        /--interval-ms 15: must be a multiple of 10 ms/,
+        /--help/,
+      ],
+      [
+        ['record', 'x.wav', '--device', rig.micStereo, '--channel', '2'],
+        /--channel 2: lk_mic_stereo has 2 input channels/,
+        /--help/,
+      ],
+      [['echo-test', '--seconds', '2'], /--seconds 2: must be a number from 3 to 600 s/, /--help/],
+      [['aec', '--mic', notWav], /required option '--far/, /lk-audio aec --help/],
+      [
+        ['aec', '--mic', 'a.wav', '--far', 'b.wav', '--out', 'c.wav', '--delay-ms', '9999'],
+        /--delay-ms 9999: must be a number from 0 to 500 ms/,
+        /--help/,
+      ],
+    ];
+    for (const [args, message, hint] of cases) {
+      const result = await lkAudio(...args);
+      const lines = result.err.trim().split('\n');
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(lines, result.err).toHaveLength(2);
+      expect(lines[0], args.join(' ')).toMatch(message);
+      expect(lines[1], args.join(' ')).toMatch(hint);
+      expect(result.out).toBe('');
+    }
+    // A bad output path fails before recording: no file appears anywhere on the way.
+    expect(existsSync(join(dir, 'no'))).toBe(false);
+  });
+});
+
+describe('lk-audio devices', () => {
+  it('prints a table with a header row, in 80 columns, the rig devices and defaults marked', async () => {
+    const result = await lkAudio('devices');
+    expect(result.code, result.err).toBe(0);
+    const lines = result.out.trimEnd().split('\n');
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80);
+    expect(lines[0]).toMatch(/^\s+#\s+ID\s+INPUT\s+CH\s+KHZ\s+API$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^\s+#\s+ID\s+OUTPUT\s+CH\s+KHZ\s+API$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^[* ]\s+\d+\s+lk_mic_stereo\s+Virtual Stereo Mic\S*\s+2\s+48\s+PulseAudio$/,
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^[* ]\s+\d+\s+lk_speaker_b\s+Virtual Speaker B\s+2\s+48\s+PulseAudio$/,
+      ),
+    );
+    // One default input and one default output.
+    expect(lines.filter((l) => /^\*\s+\d+ /.test(l))).toHaveLength(2);
+  });
+
+  it('--json gives both lists, latencies rounded to 0.1 ms', async () => {
+    const result = await lkAudio('devices', '--json');
+    expect(result.code, result.err).toBe(0);
+    const { inputs, outputs } = JSON.parse(result.out) as Record<
+      'inputs' | 'outputs',
+      Record<string, unknown>[]
+    >;
+    expect(inputs.map((d) => d.id)).toContain(rig.micA);
+    expect(outputs.map((d) => d.id)).toContain(rig.speakerA);
+    for (const d of [...inputs, ...outputs]) {
+      for (const key of Object.keys(d).filter((k) => k.endsWith('LatencyMs'))) {
+        const ms = d[key] as number;
+        expect(Math.round(ms * 10) / 10, `${String(d.id)} ${key}`).toBe(ms);
+      }
+    }
+  });
+
+  it('--watch --json prints a device that comes and goes, and ends with status 0 on Ctrl-C', async () => {
+    const child = startLkAudio(['devices', '--watch', '--json']);
+    const sink = 'lk_cli_watch_probe';
+    const changes: { change: string; kind: string; id: string; name: string }[] = [];
+    let partial = '';
+    let onChange = (): void => {};
+    child.stdout!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) changes.push(JSON.parse(line) as (typeof changes)[number]);
+      onChange();
+    });
+    const seen = (change: string) =>
+      new Promise<void>((resolve) => {
+        onChange = () => {
+          if (changes.some((c) => c.change === change && c.id === sink)) resolve();
+        };
+        onChange();
+      });
+    // The watcher reads its first list when it starts listening; give it time to, so the sink is a change.
+    await sleep(1500);
+    let module: string | undefined;
+    try {
+      module = (await pactl('load-module', 'module-null-sink', `sink_name=${sink}`)).trim();
+      await seen('added');
+      await pactl('unload-module', module);
+      module = undefined;
+      await seen('removed');
+    } finally {
+      if (module !== undefined) await pactl('unload-module', module);
+      child.kill('SIGINT');
+    }
+    const result = await child.result;
+    expect(result.code, result.err).toBe(0);
+    const probe = changes.filter((c) => c.id === sink);
+    expect(probe).toEqual([
+      { change: 'added', kind: 'output', id: sink, name: expect.any(String) },
+      { change: 'removed', kind: 'output', id: sink, name: expect.any(String) },
+    ]);
+    // Its monitor, an input, came and went too.
+    expect(changes.filter((c) => c.id === `${sink}.monitor`).map((c) => c.change)).toEqual([
+      'added',
+      'removed',
+    ]);
+  });
+});
+
+describe('lk-audio on the speakers', () => {
+  it('tone: a 440 Hz tone at -20 dBFS is heard for its length on the chosen speaker', async () => {
+    const recording = await startRecording(`${rig.speakerB}.monitor`);
+    let heard: Int16Array;
+    let result: Run;
+    try {
+      result = await lkAudio(
+        'tone',
+        '--device',
+        rig.speakerB,
+        '--freq',
+        '440',
+        '--seconds',
+        '1',
+        '--dbfs',
+        '-20',
+      );
+      await sleep(100);
+    } finally {
+      heard = await recording.stop();
+    }
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toMatch(
+      /^played 440 Hz at -20 dBFS for 1 s on .*\[lk_speaker_b\] \(\d+ underruns\)/,
+    );
+    const first = firstSampleAbove(heard, (32768 * 10 ** (-20 / 20)) / 4);
+    expect(first).toBeGreaterThanOrEqual(0);
+    const steady = heard.subarray(first + 4800, first + 48000 - 4800);
+    expect(Math.abs(toneLevelDbfs(steady, 48000, 440) - sineRmsDbfs(-20))).toBeLessThan(0.5);
+    expect(Math.abs(dominantFrequencyHz(steady, 48000, 100, 2400) - 440)).toBeLessThan(1);
+  });
+
+  it('play: a 44.1 kHz stereo WAV is heard whole, at its level, with no progress drawn off a terminal', async () => {
     const rate = 44100;
     const mono = sineInt16(700, rate, rate * 1.5, -12);
     const stereo = new Int16Array(mono.length * 2);
@@ -49,7 +344,7 @@ describe('lk-audio', () => {
     await writeWav(file, { sampleRate: rate, channels: 2, samples: stereo });
     const recording = await startRecording(`${rig.speakerA}.monitor`);
     let heard: Int16Array;
-    let result: Awaited<ReturnType<typeof lkAudio>>;
+    let result: Run;
     try {
       result = await lkAudio('play', file, '--device', rig.speakerA);
       await sleep(100);
@@ -57,7 +352,8 @@ describe('lk-audio', () => {
       heard = await recording.stop();
     }
     expect(result.code, result.err).toBe(0);
-    expect(result.out).toMatch(/^played 1\.50 s on .*\[lk_speaker_a\]/);
+    expect(result.out).toMatch(/^played 1\.50 s on .*\[lk_speaker_a\] \(\d+ underruns\)\n$/);
+    expect(result.err).toBe('');
     const threshold = (32768 * 10 ** (-12 / 20)) / 4;
     const first = firstSampleAbove(heard, threshold);
     let last = heard.length - 1;
@@ -70,6 +366,37 @@ describe('lk-audio', () => {
     expect(Math.abs(dominantFrequencyHz(steady, 48000, 100, 2400) - 700)).toBeLessThan(1);
   });
 
+  it('play on a terminal: one progress line on stderr, redrawn in place, within 80 columns', () => {
+    const file = join(dir, 'short.wav');
+    execFileSync('sox', [
+      '-n',
+      '-r',
+      '16000',
+      '-b',
+      '24',
+      file,
+      'synth',
+      '0.6',
+      'sine',
+      '300',
+      'vol',
+      '0.5',
+    ]);
+    const screen = lkAudioOnTerminal('play', file, '--device', rig.speakerB);
+    const redraws = screen.split('\r').filter((part) => part.startsWith('playing'));
+    expect(redraws.length).toBeGreaterThanOrEqual(2);
+    for (const drawn of redraws) {
+      // Each draw ends by clearing the rest of the line (ESC [ K).
+      expect(drawn.endsWith('\u001b[K'), drawn).toBe(true);
+      const line = drawn.slice(0, -3);
+      expect(line).toMatch(/^playing\s+\d+\.\d s \/ 0\.6 s\s+[#.]{20}\s+(-\d+\.\d dBFS|silence)$/);
+      expect(line.length).toBeLessThanOrEqual(80);
+    }
+    expect(screen).toMatch(/played 0\.60 s on .*\[lk_speaker_b\]/);
+  });
+});
+
+describe('lk-audio on the microphones', () => {
   it('record: writes what was played into the microphone, as long as asked, at the asked rate', async () => {
     const file = join(dir, 'mic.wav');
     const tone = sineInt16(1000, 48000, 48000 * 5, -10);
@@ -97,9 +424,118 @@ describe('lk-audio', () => {
     expect(Math.abs(toneLevelDbfs(end, 16000, 1000) - sineRmsDbfs(-10))).toBeLessThan(0.5);
   });
 
+  it('record: Ctrl-C ends it with status 0 and the WAV is valid and holds what was captured', async () => {
+    const file = join(dir, 'interrupted.wav');
+    const tone = sineInt16(500, 48000, 48000 * 4, -10);
+    const child = startLkAudio(['record', file, '--device', rig.micA]);
+    const playing = playIntoSink(rig.micAFeed, tone, { rate: 48000, channels: 1 });
+    // 1 s of audio streamed to the file (44-byte header, then 2 bytes a sample).
+    await fileGrows(file, 44 + 2 * 48000);
+    child.kill('SIGINT');
+    const result = await child.result;
+    await playing;
+    expect(result.code, result.err).toBe(0);
+    const bytes = readFileSync(file);
+    // The header was fixed up: RIFF and data sizes match the file.
+    expect(bytes.readUInt32LE(4)).toBe(bytes.length - 8);
+    expect(bytes.readUInt32LE(40)).toBe(bytes.length - 44);
+    const wav = await readWav(file);
+    const seconds = wav.samples.length / 48000;
+    expect(seconds).toBeGreaterThanOrEqual(1);
+    expect(result.out).toMatch(
+      new RegExp(`^recorded ${seconds.toFixed(2)} s from .*\\[lk_mic_a\\]`),
+    );
+    const end = wav.samples.subarray(wav.samples.length - 9600);
+    expect(Math.abs(toneLevelDbfs(end, 48000, 500) - sineRmsDbfs(-10))).toBeLessThan(0.5);
+  });
+
+  it('record --channel: takes the chosen channel of a stereo microphone', async () => {
+    const frames = 48000 * 6;
+    const left = sineInt16(500, 48000, frames, -10);
+    const right = sineInt16(1500, 48000, frames, -10);
+    const stereo = new Int16Array(frames * 2);
+    for (let i = 0; i < frames; i++) [stereo[2 * i], stereo[2 * i + 1]] = [left[i]!, right[i]!];
+    const files = [0, 1].map((c) => join(dir, `channel-${c}.wav`));
+    const playing = playIntoSink(rig.micStereoFeed, stereo, { rate: 48000, channels: 2 });
+    // Both channels at once, from two captures of the one microphone.
+    const results = await Promise.all(
+      files.map((file, channel) =>
+        lkAudio(
+          'record',
+          file,
+          '--device',
+          rig.micStereo,
+          '--channel',
+          String(channel),
+          '--seconds',
+          '1.5',
+        ),
+      ),
+    );
+    await playing;
+    for (const [channel, file] of files.entries()) {
+      expect(results[channel]!.code, results[channel]!.err).toBe(0);
+      const wav = await readWav(file);
+      expect(wav.channels).toBe(1);
+      // The tone fills the end of the recording (the start may precede it: the capture opens while pacat starts).
+      const end = wav.samples.subarray(wav.samples.length - 24000);
+      const want = [500, 1500][channel]!;
+      expect(Math.abs(dominantFrequencyHz(end, 48000, 100, 3000) - want), file).toBeLessThan(2);
+      expect(Math.abs(toneLevelDbfs(end, 48000, want) - sineRmsDbfs(-10)), file).toBeLessThan(0.5);
+    }
+  });
+
+  it('record --aec --far: the far end played on the speaker is cancelled from the recording', async () => {
+    // A room from the rig: speaker A's monitor -> 80 ms, -9 dB -> microphone A's feed.
+    const far = join(dir, 'far.wav');
+    await writeWav(far, {
+      sampleRate: 16000,
+      channels: 1,
+      samples: whiteNoiseInt16(16000 * 5, -20),
+    });
+    const path = await startEchoPath({
+      from: `${rig.speakerA}.monitor`,
+      to: rig.micAFeed,
+      delayMs: 80,
+      gainDb: -9,
+    });
+    const files = { off: join(dir, 'echo-off.wav'), on: join(dir, 'echo-on.wav') };
+    const results: Run[] = [];
+    try {
+      for (const [mode, file] of Object.entries(files)) {
+        const aec = mode === 'on' ? ['--aec'] : [];
+        results.push(
+          await lkAudio(
+            'record',
+            file,
+            '--device',
+            rig.micA,
+            '--far',
+            far,
+            '--output',
+            rig.speakerA,
+            '--seconds',
+            '4',
+            ...aec,
+          ),
+        );
+      }
+    } finally {
+      await path.stop();
+    }
+    for (const r of results) expect(r.code, r.err).toBe(0);
+    // From 2 s in (the canceller has converged) to the end of the far end.
+    const level = async (file: string) =>
+      rmsDbfs((await readWav(file)).samples, 48000 * 2, 48000 * 4);
+    const off = await level(files.off);
+    const on = await level(files.on);
+    expect(off).toBeGreaterThan(-20 - 9 - 3);
+    expect(off - on).toBeGreaterThanOrEqual(20);
+  });
+
   it('meters: one line per 100 ms, reading a tone played into the microphone at its RMS and peak', async () => {
     const tone = sineInt16(1000, 48000, 48000 * 5, -10);
-    const metering = lkAudio('meters', '--device', rig.micA, '--seconds', '1.5', '--json');
+    const metering = lkAudio('meters', '--device', `[${rig.micA}]`, '--seconds', '1.5', '--json');
     const playing = playIntoSink(rig.micAFeed, tone, { rate: 48000, channels: 1 });
     const result = await metering;
     await playing;
@@ -108,32 +544,93 @@ describe('lk-audio', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { seconds: number; rmsDbfs: number; peakDbfs: number });
-    expect(lines.map((l) => l.seconds)).toEqual(
-      Array.from({ length: 15 }, (_, i) => Math.round((i + 1) * 10) / 100),
-    );
+    expect(lines.map((l) => l.seconds)).toEqual(Array.from({ length: 15 }, (_, i) => (i + 1) / 10));
     // The tone fills the last lines (the first may precede it: the capture opens while pacat starts).
     const last = lines.at(-1)!;
     expect(Math.abs(last.rmsDbfs - sineRmsDbfs(-10))).toBeLessThan(0.2);
     expect(Math.abs(last.peakDbfs - -10)).toBeLessThan(0.2);
   });
 
-  it('meters: Ctrl-C ends it cleanly, with status 0', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'meters', '--device', rig.micA, '--json'],
-      { env: rigChildEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+  it('meters: silence is null in JSON and "silence" in text lines', async () => {
+    const [json, text] = await Promise.all([
+      lkAudio('meters', '--device', rig.micB, '--seconds', '0.3', '--json'),
+      lkAudio('meters', '--device', rig.micB, '--seconds', '0.3'),
+    ]);
+    expect(json.code, json.err).toBe(0);
+    expect(
+      json.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([
+      { seconds: 0.1, rmsDbfs: null, peakDbfs: null },
+      { seconds: 0.2, rmsDbfs: null, peakDbfs: null },
+      { seconds: 0.3, rmsDbfs: null, peakDbfs: null },
+    ]);
+    expect(text.code, text.err).toBe(0);
+    const lines = text.out.trim().split('\n');
+    expect(lines[0]).toMatch(/\[lk_mic_b\]/);
+    expect(lines.slice(1)).toEqual(
+      ['0.1', '0.2', '0.3'].map((s) => `${s.padStart(6)} s  ${'.'.repeat(36)}  silence`),
     );
+  });
+
+  it('meters on a terminal: a dBFS scale, then one line redrawn in place', () => {
+    const screen = lkAudioOnTerminal('meters', '--device', rig.micB, '--seconds', '0.5');
+    const lines = screen.split('\r\n');
+    expect(lines[1]).toMatch(/^\s+-60\s+-50\s+-40\s+-30\s+-20\s+-10\s+0\s+dBFS/);
+    // Five readings on one line: each drawn over the last with a carriage return, no new lines between them.
+    expect(lines[2]!.split('\r').filter((p) => /^\s+0\.\d s /.test(p))).toHaveLength(5);
+  });
+
+  it('meters: Ctrl-C ends it cleanly, with status 0', async () => {
+    const child = startLkAudio(['meters', '--device', rig.micA, '--json']);
     let lines = 0;
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
       lines += d.toString().split('\n').length - 1;
       if (lines >= 3) child.kill('SIGINT');
     });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const result = await child.result;
     expect(lines).toBeGreaterThanOrEqual(3);
-    expect(code).toBe(0);
+    expect(result.code, result.err).toBe(0);
   });
 
-  it('echo-test: reports the echo return of the room and an ERLE of at least 20 dB', async () => {
+  it('loopback: the microphone is heard on the speaker through the capture pipeline', async () => {
+    const tone = sineInt16(1000, 48000, 48000 * 5, -10);
+    const recording = await startRecording(`${rig.speakerB}.monitor`);
+    let heard: Int16Array;
+    let results: Run[];
+    try {
+      const playing = playIntoSink(rig.micBFeed, tone, { rate: 48000, channels: 1 });
+      results = [
+        await lkAudio(
+          'loopback',
+          '--input',
+          rig.micB,
+          '--output',
+          rig.speakerB,
+          '--seconds',
+          '2',
+          '--no-aec',
+        ),
+      ];
+      await playing;
+    } finally {
+      heard = await recording.stop();
+    }
+    expect(results[0]!.code, results[0]!.err).toBe(0);
+    expect(results[0]!.err).toMatch(/echo cancellation OFF/);
+    expect(results[0]!.out).toMatch(/^looped .*\[lk_mic_b\] to .*\[lk_speaker_b\]/);
+    // The tone came through at its level: the loudest 0.5 s of what the speaker played.
+    let best = -Infinity;
+    for (let at = 0; at + 24000 <= heard.length; at += 4800)
+      best = Math.max(best, toneLevelDbfs(heard.subarray(at, at + 24000), 48000, 1000));
+    expect(Math.abs(best - sineRmsDbfs(-10))).toBeLessThan(0.5);
+  });
+});
+
+describe('lk-audio echo cancellation', () => {
+  it('echo-test: reports the echo return of the room and an ERLE of at least 20 dB, after a notice', async () => {
     // A room from the rig: speaker A's monitor -> 80 ms, -9 dB -> microphone A's feed.
     const path = await startEchoPath({
       from: `${rig.speakerA}.monitor`,
@@ -141,7 +638,7 @@ describe('lk-audio', () => {
       delayMs: 80,
       gainDb: -9,
     });
-    let result: Awaited<ReturnType<typeof lkAudio>>;
+    let result: Run;
     try {
       result = await lkAudio(
         'echo-test',
@@ -157,24 +654,61 @@ describe('lk-audio', () => {
       await path.stop();
     }
     expect(result.code, result.err).toBe(0);
-    const report = JSON.parse(result.out) as { echoReturnDb: number; erleDb: number };
+    expect(result.err).toMatch(/^echo-test: playing 5 s of noise bursts .* twice/);
+    const report = JSON.parse(result.out) as {
+      echoHeard: boolean;
+      echoReturnDb: number;
+      erleDb: number;
+    };
     console.log(`echo-test: ${result.out.trim()}`);
+    expect(report.echoHeard).toBe(true);
     expect(Math.abs(report.echoReturnDb - -9)).toBeLessThan(1);
     expect(report.erleDb).toBeGreaterThanOrEqual(20);
+    expect(Math.round(report.erleDb * 10) / 10).toBe(report.erleDb);
   });
 
-  it('bad command lines exit with status 2 and the usage', async () => {
-    for (const args of [
-      ['play'],
-      ['record', 'x.wav', '--seconds', '0'],
-      ['record', 'x.wav', '--bogus'],
-      ['meters', '--interval-ms', '15'],
-      ['echo-test', '--seconds', '2'],
-      ['nonsense'],
-    ]) {
-      const result = await lkAudio(...args);
-      expect(result.code, args.join(' ')).toBe(2);
-      expect(result.err).toMatch(/lk-audio <command>/);
+  it('echo-test with no echo path: says no echo was heard, and --out-dir keeps the far end and both recordings', async () => {
+    const out = mkdtempSync(join(dir, 'echo-'));
+    const result = await lkAudio(
+      'echo-test',
+      '--input',
+      rig.micB,
+      '--output',
+      rig.speakerB,
+      '--seconds',
+      '3',
+      '--out-dir',
+      out,
+    );
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toMatch(/^no echo heard: .*ERLE not measured/);
+    expect(result.out).not.toMatch(/removes/);
+    const far = await readWav(join(out, 'far.wav'));
+    expect(far.samples.length).toBe(48000 * 3);
+    for (const name of ['mic-aec-off.wav', 'mic-aec-on.wav']) {
+      const mic = await readWav(join(out, name));
+      expect(mic.sampleRate, name).toBe(48000);
+      // The microphone while the far end played: about as long (to 50 ms).
+      expect(Math.abs(mic.samples.length - far.samples.length), name).toBeLessThan(2400);
     }
+  });
+
+  it('aec: a far end at another rate is resampled, and its echo removed from the microphone recording', async () => {
+    // The far end at 48 kHz; the microphone at 16 kHz heard it 40 ms later at -6 dB (so 6.04 s long).
+    const farPath = join(dir, 'aec-far.wav');
+    const echoPath = join(dir, 'aec-mic.wav');
+    const outPath = join(dir, 'aec-out.wav');
+    const far = whiteNoiseInt16(48000 * 6, -20, 7);
+    await writeWav(farPath, { sampleRate: 48000, channels: 1, samples: far });
+    execFileSync('sox', ['-D', farPath, '-r', '16000', echoPath, 'gain', '-6', 'delay', '0.04']);
+    const result = await lkAudio('aec', '--mic', echoPath, '--far', farPath, '--out', outPath);
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toMatch(/^wrote .*aec-out\.wav \(604 frames of 10 ms processed\)/);
+    const mic = await readWav(echoPath);
+    const cleaned = await readWav(outPath);
+    expect(cleaned.sampleRate).toBe(16000);
+    expect(cleaned.samples.length).toBe(mic.samples.length);
+    const from = 16000 * 2;
+    expect(rmsDbfs(mic.samples, from) - rmsDbfs(cleaned.samples, from)).toBeGreaterThanOrEqual(20);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `lk-audio join` through the built binary (node dist/cli/main.js), on its failure paths: no LiveKit server can
+ * `lk-audio join` through the built binary (node bin/lk-audio.js), on its failure paths: no LiveKit server can
  * run here, so the servers are stand-ins on localhost (a closed port, one that never answers, one that refuses
  * the token and echoes it back). Each run must end within 10 s with one clear line and the right exit status, and
  * no secret (API secret, token) may appear in anything it prints. Token minting itself is checked in
@@ -38,7 +38,7 @@ function lkAudio(
   const base = rigChildEnv();
   for (const name of Object.keys(base)) if (name.startsWith('LIVEKIT_')) delete base[name];
   const started = performance.now();
-  const child = spawn(process.execPath, ['dist/cli/main.js', ...args], {
+  const child = spawn(process.execPath, ['bin/lk-audio.js', ...args], {
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -143,7 +143,7 @@ describe('lk-audio join', () => {
 
     const noUrl = await lkAudio(['join', '--room', 'r'], mintEnv);
     expect(noUrl.code).toBe(2);
-    expect(noUrl.err).toMatch(/--url is required/);
+    expect(noUrl.err).toMatch(/required option '--url/);
   });
 
   it('a malformed token ends with one line and status 1, before any connection, without quoting it', async () => {
@@ -224,6 +224,8 @@ describe('lk-audio join', () => {
       );
       expect(run.elapsedMs).toBeLessThan(LIMIT_MS);
       expectNoSecrets(run, token);
+      // Nothing but the command's own output: no SDK log lines on stdout (they would break --json).
+      expect(run.out).toBe('');
     });
   }
 

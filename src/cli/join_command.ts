@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { Command } from '@commander-js/extra-typings';
 import {
   DisconnectReason,
   LocalAudioTrack,
@@ -15,7 +15,7 @@ import type { InputCapture } from '../input_capture.js';
 import { MediaDevices } from '../media_devices.js';
 import { RoomAudioBridge } from '../room_audio_bridge.js';
 import { CliUsageError } from './cli_usage_error.js';
-import { parseDevice } from './device_option.js';
+import { resolveDevice } from './device_option.js';
 import { JoinError } from './join_error.js';
 import { LevelBoard, type LevelRow } from './level_board.js';
 import { checkJoinToken, mintJoinToken } from './livekit_token.js';
@@ -70,40 +70,40 @@ function checkUrl(url: string): URL {
   return parsed;
 }
 
-/** The command line of `lk-audio join` as {@link JoinOptions}. */
-export function parseJoinArgs(args: string[]): JoinOptions {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      room: { type: 'string' },
-      identity: { type: 'string' },
-      input: { type: 'string' },
-      output: { type: 'string' },
-      'no-aec': { type: 'boolean', default: false },
-      'no-ns': { type: 'boolean', default: false },
-      'no-hpf': { type: 'boolean', default: false },
-      'no-agc': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length > 0) throw new CliUsageError('join takes no file');
-  if (values.url === undefined) throw new CliUsageError('--url is required');
-  return {
-    url: values.url,
-    token: values.token,
-    room: values.room,
-    identity: values.identity,
-    input: values.input,
-    output: values.output,
-    aec: !values['no-aec'],
-    ns: !values['no-ns'],
-    hpf: !values['no-hpf'],
-    agc: !values['no-agc'],
-    json: values.json,
-  };
+/**
+ * `lk-audio join --url <url> (--token <jwt> | --room <name> [--identity <id>]) [--input <mic>] [--output <speaker>]
+ * [--no-aec] [--no-ns] [--no-hpf] [--no-agc] [--json]`: see {@link runJoin}.
+ */
+export function joinCommand() {
+  return new Command('join')
+    .description(
+      'join a LiveKit room: publish the microphone (echo cancellation on) and play the others (Ctrl-C leaves)',
+    )
+    .requiredOption('--url <url>', 'the LiveKit server, wss://...')
+    .option(
+      '--token <jwt>',
+      'an access token (default: minted from LIVEKIT_API_KEY / LIVEKIT_API_SECRET)',
+    )
+    .option('--room <name>', 'the room, for a minted token')
+    .option(
+      '--identity <id>',
+      'your identity, for a minted token (default: lk-audio- and 6 hex digits)',
+    )
+    .option('--input <mic>', 'input device: #, id or part of the name (default: the default input)')
+    .option(
+      '--output <speaker>',
+      'output device: #, id or part of the name (default: the default output)',
+    )
+    .option('--no-aec', 'no echo cancellation')
+    .option('--no-ns', 'no noise suppression')
+    .option('--no-hpf', 'no high-pass filter')
+    .option('--no-agc', 'no automatic gain control')
+    .option('--json', `one JSON line of levels every ${LEVEL_INTERVAL_MS} ms`, false)
+    .addHelpText(
+      'after',
+      '\nSecrets (the token, LIVEKIT_API_SECRET) are never printed, not even in errors.',
+    )
+    .action((options) => runJoin(options));
 }
 
 /** The token to join with and the identity it is for (unknown for a given token until joined). */
@@ -164,12 +164,14 @@ export async function runJoin(
   let timer: NodeJS.Timeout | undefined;
   try {
     const devices = new MediaDevices();
+    const speaker = resolveDevice(devices, 'audiooutput', options.output, '--output');
+    const microphone = resolveDevice(devices, 'audioinput', options.input, '--input');
     room = new Room();
-    const player = devices.openOutput({ outputDevice: parseDevice(options.output) });
+    const player = devices.openOutput({ outputDevice: speaker.id });
     bridge = new RoomAudioBridge(room, player);
     bridge.on('warning', (warning) => console.error(`lk-audio join: ${redact(warning.message)}`));
     capture = devices.openInput({
-      inputDevice: parseDevice(options.input),
+      inputDevice: microphone.id,
       enableAec: options.aec,
       noiseSuppression: options.ns,
       highPassFilter: options.hpf,

@@ -1,69 +1,60 @@
 #!/usr/bin/env node
 /**
- * lk-audio: the machine's audio devices from the command line, for LiveKit users.
- * Each command lives in its own file under src/cli/; this file only dispatches.
+ * lk-audio: the machine's audio devices from the command line, for LiveKit users. The commands and their options
+ * are in program.ts (each command in its own file); this file runs them and turns errors into exit statuses:
+ * 0 done (also help and --version), 2 a command line it cannot run (one line, then a hint), 1 anything else (one
+ * line).
  */
-import { runAec } from './aec_command.js';
-import { runDevices } from './devices_command.js';
-import { runEchoTest } from './echo_test_command.js';
-import { parseJoinArgs, runJoin } from './join_command.js';
-import { runMeters } from './meters_command.js';
-import { runPlay } from './play_command.js';
-import { runRecord } from './record_command.js';
+import { readFileSync } from 'node:fs';
+import { CommanderError } from '@commander-js/extra-typings';
 import { CliUsageError } from './cli_usage_error.js';
+import { lkAudioProgram } from './program.js';
 
-const USAGE = `lk-audio <command> [options]
+/** The package's version (package.json sits two levels up from src/cli/ and from dist/cli/). */
+function packageVersion(): string {
+  const json = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(json) as { version: string }).version;
+}
 
-Commands:
-  devices [--json]                          list input and output devices, marking the defaults
-  play <file.wav> [--device <speaker>]      play a WAV file in real time
-  meters [--device <mic>] [--seconds N] [--interval-ms 100] [--json]
-                                            the microphone's level, one line per interval
-  record <out.wav> [--seconds 5] [--device <mic>] [--rate 48000] [--ns] [--hpf] [--agc]
-                                            record the microphone as a capture publishes it
-  echo-test [--input <mic>] [--output <speaker>] [--seconds 6] [--json]
-                                            how loud the echo comes back, and how much AEC removes
-  aec --mic <wav> --far <wav> --out <wav>   remove the far end's echo from a microphone recording
-      [--delay-ms <ms>] [--ns] [--hpf] [--agc]
-  join --url <wss://...> (--token <jwt> | --room <name> [--identity <id>]) [--input <mic>] [--output <speaker>]
-      [--no-aec] [--no-ns] [--no-hpf] [--no-agc] [--json]
-                                            join a LiveKit room with the microphone and speaker (Ctrl-C
-                                            leaves); without --token, LIVEKIT_API_KEY/SECRET mint one
-
-Set LK_AUDIO_DEBUG=1 to see PortAudio's device-probe messages.`;
-
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
-  devices: runDevices,
-  play: runPlay,
-  meters: runMeters,
-  record: runRecord,
-  'echo-test': runEchoTest,
-  aec: runAec,
-  join: (args) => runJoin(parseJoinArgs(args)),
-};
+/** Commander's message in one line: `--seconds 0: must be ...` instead of `error: option '--seconds <s>' ...`. */
+function commanderMessage(error: CommanderError): string {
+  const text = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  const invalid = /^option '(\S+)[^']*' argument '(.*)' is invalid\. (.*)$/.exec(text);
+  return invalid ? `${invalid[1]} ${invalid[2]}: ${invalid[3]}` : text;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    console.log(USAGE);
-    return command ? 0 : 1;
+  const program = lkAudioProgram(packageVersion());
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 0;
   }
-  const run = COMMANDS[command];
-  if (!run) {
-    console.error(`lk-audio: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  const command = program.commands.find((c) => c.name() === argv[0])?.name();
+  const who = command ? `lk-audio ${command}` : 'lk-audio';
+  // Commander answers `help <unknown>` with the whole overview on stderr: one line instead.
+  const asked = argv[0] === 'help' ? argv[1] : undefined;
+  if (asked !== undefined && !program.commands.some((c) => c.name() === asked)) {
+    console.error(`lk-audio help: unknown command '${asked}'`);
+    console.error('run "lk-audio --help" for the commands');
     return 2;
   }
   try {
-    await run(args);
+    await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
-    // node:util parseArgs rejects unknown options and missing values with ERR_PARSE_ARGS_* codes.
-    const parseError = String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
-    if (error instanceof CliUsageError || parseError) {
-      console.error(`lk-audio ${command}: ${(error as Error).message}\n\n${USAGE}`);
+    if (error instanceof CommanderError) {
+      // Help and --version exit 0.
+      if (error.exitCode === 0) return 0;
+      console.error(`${who}: ${commanderMessage(error)}`);
+      console.error(`run "${who} --help" for its usage`);
       return 2;
     }
-    console.error(`lk-audio ${command}: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof CliUsageError) {
+      console.error(`${who}: ${error.message}`);
+      console.error(error.hint ?? `run "${who} --help" for its usage`);
+      return 2;
+    }
+    console.error(`${who}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
 }

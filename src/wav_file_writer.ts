@@ -1,0 +1,83 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { wavHeader } from './wav.js';
+
+/**
+ * A 16-bit PCM WAV file written while audio arrives (a recording): the header goes first with a size of 0,
+ * samples are appended in order without blocking the caller, and {@link close} writes the final sizes into the
+ * header, so whatever was written up to then is a valid file.
+ */
+export class WavFileWriter {
+  private pending: Promise<void> = Promise.resolve();
+  private dataBytes = 0;
+  private failure: unknown;
+
+  private constructor(
+    private readonly file: FileHandle,
+    /** Sample rate (Hz). */
+    readonly sampleRate: number,
+    /** Interleaved channel count. */
+    readonly channels: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /**
+   * Creates (or replaces) the file and writes its header, so a path that cannot be written fails here, before
+   * any audio is taken.
+   * @param path file path
+   * @param sampleRate sample rate (Hz)
+   * @param channels interleaved channel count
+   * @param onError called once if a later write fails (the writer then drops the rest; {@link close} throws it)
+   */
+  static async create(
+    path: string,
+    sampleRate: number,
+    channels: number,
+    onError: (error: unknown) => void,
+  ): Promise<WavFileWriter> {
+    const file = await open(path, 'w');
+    try {
+      await file.write(wavHeader(sampleRate, channels, 0), 0, 44, 0);
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    return new WavFileWriter(file, sampleRate, channels, onError);
+  }
+
+  /** Samples per channel written (or queued) so far. */
+  get frames(): number {
+    return this.dataBytes / 2 / this.channels;
+  }
+
+  /** Appends interleaved samples (copied, so the caller may reuse its array); returns at once. */
+  write(samples: Int16Array): void {
+    if (this.failure !== undefined || samples.length === 0) return;
+    const bytes = new Uint8Array(samples.byteLength);
+    bytes.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
+    const at = 44 + this.dataBytes;
+    this.dataBytes += bytes.length;
+    this.pending = this.pending.then(async () => {
+      if (this.failure !== undefined) return;
+      try {
+        await this.file.write(bytes, 0, bytes.length, at);
+      } catch (error) {
+        this.failure = error;
+        this.onError(error);
+      }
+    });
+  }
+
+  /**
+   * Waits for the queued samples, writes the final sizes into the header and closes the file.
+   * @throws the first write error, if any
+   */
+  async close(): Promise<void> {
+    try {
+      await this.pending;
+      if (this.failure !== undefined) throw this.failure;
+      await this.file.write(wavHeader(this.sampleRate, this.channels, this.dataBytes), 0, 44, 0);
+    } finally {
+      await this.file.close();
+    }
+  }
+}
