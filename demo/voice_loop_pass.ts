@@ -10,6 +10,7 @@
 import { AudioFrame, AudioSource, AudioStream, LocalAudioTrack } from '@livekit/rtc-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MediaDevices, type InputCaptureStats, type OutputPlayerStats } from '../src/index.js';
+import { concatSamples } from '../test/support/device_io.js';
 
 /** The demo's rate: 48 kHz mono throughout. */
 export const RATE = 48000;
@@ -63,17 +64,6 @@ export interface PassPlan {
   nearEnd: () => Promise<void>;
   speaker: string | undefined;
   microphone: string | undefined;
-}
-
-/** Concatenates frames' samples. */
-function concat(chunks: readonly Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Hands mono samples to an AudioSource in 10 ms frames; the source paces them in real time. */
@@ -161,8 +151,8 @@ export async function runPass(plan: PassPlan): Promise<PassRecording> {
 
     return {
       aec: plan.aec,
-      raw: concat(rawChunks),
-      published: concat(publishedChunks),
+      raw: concatSamples(rawChunks),
+      published: concatSamples(publishedChunks),
       farStartIndex,
       nearStartIndex,
       publishedStartIndex,

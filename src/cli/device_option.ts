@@ -5,6 +5,12 @@ import { CliUsageError } from './cli_usage_error.js';
 
 const LIST_HINT = 'run "lk-audio devices" to list them';
 
+/** The help text of an option that names a device of one direction (`--input <mic>`, `--device <speaker>`). */
+export function deviceOptionHelp(kind: AudioDeviceKind): string {
+  const word = kind === 'audioinput' ? 'input' : 'output';
+  return `${word} device: #, id or part of the name (default: the default ${word})`;
+}
+
 /**
  * A `--device` style value: an index when it is a whole number, otherwise an id (also as `[id]`, the way
  * `lk-audio devices` prints it) or a part of a name.

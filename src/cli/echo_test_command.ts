@@ -7,7 +7,7 @@ import { MediaDevices } from '../media_devices.js';
 import { writeWav } from '../wav.js';
 import { wavFrames } from '../wav_frames.js';
 import { CliUsageError } from './cli_usage_error.js';
-import { resolveDevice } from './device_option.js';
+import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { levelsDbfs, round1 } from './levels.js';
 import { numberInRange } from './number_option.js';
 
@@ -106,11 +106,8 @@ export function echoTestCommand() {
     .description(
       'play noise bursts on a speaker and measure the echo on a microphone, without and with AEC',
     )
-    .option('--input <mic>', 'input device: #, id or part of the name (default: the default input)')
-    .option(
-      '--output <speaker>',
-      'output device: #, id or part of the name (default: the default output)',
-    )
+    .option('--input <mic>', deviceOptionHelp('audioinput'))
+    .option('--output <speaker>', deviceOptionHelp('audiooutput'))
     .option(
       '--seconds <s>',
       'length of each of the two runs, 3 to 600 s',

@@ -15,7 +15,7 @@ import type { InputCapture } from '../input_capture.js';
 import { MediaDevices } from '../media_devices.js';
 import { RoomAudioBridge } from '../room_audio_bridge.js';
 import { CliUsageError } from './cli_usage_error.js';
-import { resolveDevice } from './device_option.js';
+import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { JoinError } from './join_error.js';
 import { LevelBoard, type LevelRow } from './level_board.js';
 import { checkJoinToken, mintJoinToken } from './livekit_token.js';
@@ -89,11 +89,8 @@ export function joinCommand() {
       '--identity <id>',
       'your identity, for a minted token (default: lk-audio- and 6 hex digits)',
     )
-    .option('--input <mic>', 'input device: #, id or part of the name (default: the default input)')
-    .option(
-      '--output <speaker>',
-      'output device: #, id or part of the name (default: the default output)',
-    )
+    .option('--input <mic>', deviceOptionHelp('audioinput'))
+    .option('--output <speaker>', deviceOptionHelp('audiooutput'))
     .option('--no-aec', 'no echo cancellation')
     .option('--no-ns', 'no noise suppression')
     .option('--no-hpf', 'no high-pass filter')

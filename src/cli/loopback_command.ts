@@ -2,7 +2,7 @@ import { Command } from '@commander-js/extra-typings';
 import { dispose } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
 import { CaptureFrames } from './capture_frames.js';
-import { resolveDevice } from './device_option.js';
+import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { waitForInterrupt } from './interrupt.js';
 import { numberInRange } from './number_option.js';
 
@@ -16,11 +16,8 @@ export function loopbackCommand() {
     .description(
       'play a microphone on a speaker through the capture pipeline (AEC on), until Ctrl-C or --seconds',
     )
-    .option('--input <mic>', 'input device: #, id or part of the name (default: the default input)')
-    .option(
-      '--output <speaker>',
-      'output device: #, id or part of the name (default: the default output)',
-    )
+    .option('--input <mic>', deviceOptionHelp('audioinput'))
+    .option('--output <speaker>', deviceOptionHelp('audiooutput'))
     .option(
       '--seconds <s>',
       'stop after this long (default: at Ctrl-C)',

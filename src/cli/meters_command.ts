@@ -1,7 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
 import { dispose, type AudioFrame } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
-import { resolveDevice } from './device_option.js';
+import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { waitForInterrupt } from './interrupt.js';
 import { formatDbfs, jsonDbfs, levelBar, levelsDbfs } from './levels.js';
 import { numberInRange } from './number_option.js';
@@ -31,10 +31,7 @@ function scale(): string {
 export function metersCommand() {
   return new Command('meters')
     .description("show a microphone's level (RMS and peak dBFS) until Ctrl-C or --seconds")
-    .option(
-      '--device <mic>',
-      'input device: #, id or part of the name (default: the default input)',
-    )
+    .option('--device <mic>', deviceOptionHelp('audioinput'))
     .option(
       '--seconds <s>',
       'stop after this long (default: at Ctrl-C)',

@@ -1,7 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
 import { dispose } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
-import { resolveDevice } from './device_option.js';
+import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { playAudio } from './play_audio.js';
 import { readWavArgument } from './wav_argument.js';
 
@@ -10,10 +10,7 @@ export function playCommand() {
   return new Command('play')
     .description('play a WAV file (any rate and channels) in real time on a speaker')
     .argument('<file.wav>', 'WAV file: 8/16/24/32-bit integer or 32-bit float PCM')
-    .option(
-      '--device <speaker>',
-      'output device: #, id or part of the name (default: the default output)',
-    )
+    .option('--device <speaker>', deviceOptionHelp('audiooutput'))
     .action(async (file, options) => {
       const audio = await readWavArgument(file);
       const lookup = new MediaDevices();

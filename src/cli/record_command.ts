@@ -5,7 +5,7 @@ import type { InputCapture } from '../input_capture.js';
 import type { OutputPlayer } from '../output_player.js';
 import { wavFrames } from '../wav_frames.js';
 import { CliUsageError } from './cli_usage_error.js';
-import { resolveDevice } from './device_option.js';
+import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { waitForInterrupt } from './interrupt.js';
 import { levelsDbfs } from './levels.js';
 import { numberInRange } from './number_option.js';
@@ -28,10 +28,7 @@ export function recordCommand() {
       'stop after this long, up to 86400 s (default: at Ctrl-C)',
       numberInRange(0, 86400, 's', { aboveMin: true }),
     )
-    .option(
-      '--device <mic>',
-      'input device: #, id or part of the name (default: the default input)',
-    )
+    .option('--device <mic>', deviceOptionHelp('audioinput'))
     .option(
       '--channel <n>',
       'record this channel of the device (0 is the first; default: all mixed)',

@@ -2,7 +2,7 @@ import { Command } from '@commander-js/extra-typings';
 import { dispose } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
 import type { WavAudio } from '../wav.js';
-import { resolveDevice } from './device_option.js';
+import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { numberInRange } from './number_option.js';
 import { playAudio } from './play_audio.js';
 
@@ -31,10 +31,7 @@ function sine(freqHz: number, seconds: number, dbfs: number): WavAudio {
 export function toneCommand() {
   return new Command('tone')
     .description('play a sine tone on a speaker (a speaker check)')
-    .option(
-      '--device <speaker>',
-      'output device: #, id or part of the name (default: the default output)',
-    )
+    .option('--device <speaker>', deviceOptionHelp('audiooutput'))
     .option('--freq <Hz>', 'frequency, 20 to 20000 Hz', numberInRange(20, 20000, 'Hz'), 1000)
     .option(
       '--seconds <s>',
