@@ -39,7 +39,19 @@ import {
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BINARY = join(ROOT, 'bin/lk-audio.js');
-const COMMANDS = ['devices', 'tone', 'play', 'record', 'meters', 'loopback', 'echo-test', 'aec'];
+/** What the binary runs: the build of src/cli. */
+const BUILD = join(ROOT, 'dist/cli/main.js');
+const COMMANDS = [
+  'devices',
+  'tone',
+  'play',
+  'record',
+  'meters',
+  'loopback',
+  'echo-test',
+  'aec',
+  'join',
+];
 
 const rig = rigEnv();
 let dir: string;
@@ -52,14 +64,16 @@ function newest(path: string): number {
 }
 
 beforeAll(() => {
-  if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newest(join(ROOT, 'src'))) {
+  if (!existsSync(BUILD) || statSync(BUILD).mtimeMs < newest(join(ROOT, 'src'))) {
     throw new Error(
-      `${BINARY} is missing or older than src/: run bash scripts/setup.sh (or npx tsup)`,
+      `${BUILD} is missing or older than src/: run bash scripts/setup.sh (or npx tsup)`,
     );
   }
   dir = mkdtempSync(join(tmpdir(), 'lk-cli-'));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 interface Run {
   code: number | null;
