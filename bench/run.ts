@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rigAnswers, startRig, stopRig } from '../scripts/audio_rig.js';
+import { clearStaleRigs, rigAnswers, startRig, stopRig } from '../scripts/audio_rig.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -49,7 +49,7 @@ function runBenchmark(file: string, args: string[], env: NodeJS.ProcessEnv): Pro
 
 const names = process.argv.slice(2);
 for (const name of names) {
-  if (!(name in BENCHMARKS)) {
+  if (!Object.hasOwn(BENCHMARKS, name)) {
     console.error(
       `bench/run.ts: unknown benchmark ${name} (known: ${Object.keys(BENCHMARKS).join(', ')})`,
     );
@@ -60,6 +60,7 @@ for (const name of names) {
 let rigDir: string | undefined;
 let env: NodeJS.ProcessEnv = process.env;
 if (!(await rigAnswers(process.env))) {
+  await clearStaleRigs(join(ROOT, '.rig'));
   rigDir = join(ROOT, '.rig', `bench-${process.pid}`);
   env = { ...process.env, ...(await startRig(rigDir)) };
 }

@@ -4,7 +4,7 @@
  * its echo and its near-end talker (the talker reaches the virtual microphone unchanged, so echo = microphone -
  * talker), and levels are compared per 20 ms block.
  */
-import { bestLag, median } from '../test/support/aec_rig.js';
+import { bestLag, median, shifted } from '../test/support/aec_rig.js';
 import type { PassRecording } from './voice_loop_pass.js';
 
 const RATE = 48000;
@@ -25,6 +25,8 @@ const SNIPPET = RATE / 2;
 const PUBLISHED_SEARCH = { earliest: -0.4 * RATE, latest: 0.05 * RATE };
 const TALKER_SEARCH = 0.8 * RATE;
 const FAR_SEARCH = 1.0 * RATE;
+/** Below this correlation at the best lag, two recordings are taken as not aligned (their comparison is NaN). */
+export const MIN_ALIGNMENT = 0.5;
 
 /** Levels over time for the plot, on one time axis (s from the far end's start). */
 export interface LevelTimeline {
@@ -93,14 +95,6 @@ function dbfs(powerSum: number, n: number): number {
   return Math.max(FLOOR_DBFS, 10 * Math.log10(powerSum / n / (32768 * 32768)));
 }
 
-/** `x` placed so that x[0] lands at index `offset` of an array of `length` (zeros elsewhere). */
-function placed(x: Int16Array, offset: number, length: number): Int16Array {
-  const out = new Int16Array(length);
-  for (let i = Math.max(0, offset); i < length && i - offset < x.length; i++)
-    out[i] = x[i - offset]!;
-  return out;
-}
-
 /** Index of the start of the loudest `n`-sample window of x, on a 10 ms grid. */
 function loudestWindow(x: Int16Array, n: number, from = 0, to = x.length): number {
   let best = from;
@@ -154,32 +148,36 @@ export function passFigures(
   // The talker in the microphone: it started a little after it was launched (the sound server's buffering).
   let near: Int16Array | undefined;
   let nearCorrelation: number | undefined;
-  const echo = new Int16Array(raw);
+  // Exact (no int16 wrap-around where the server clipped echo + talker); the search takes a clipped copy.
+  const echo = Float64Array.from(raw);
   if (nearEnd) {
     const found = locate(nearEnd, raw, pass.nearStartIndex, pass.nearStartIndex + TALKER_SEARCH);
-    near = placed(nearEnd, found.offset, length);
+    near = shifted(nearEnd, found.offset, length);
     nearCorrelation = found.correlation;
     for (let i = 0; i < length; i++) echo[i] = raw[i]! - near[i]!;
   }
 
   // The far end in the microphone's echo: after the track, the player, the device and the room.
-  const farFound = locate(far, echo, pass.farStartIndex, pass.farStartIndex + FAR_SEARCH);
-  const farAligned = placed(far, farFound.offset, length);
-
-  // What was published, moved onto the microphone's timeline. A snippet where the talker (or, without one, the
-  // far end's echo) is loudest: the canceller leaves the talker in place, so it correlates in both passes.
-  const snippetAt = loudestWindow(
-    near ?? raw,
-    SNIPPET,
-    nearEnd ? pass.nearStartIndex : pass.farStartIndex,
+  const farFound = locate(
+    far,
+    Int16Array.from(echo, (v) => Math.max(-32768, Math.min(32767, v))),
+    pass.farStartIndex,
+    pass.farStartIndex + FAR_SEARCH,
   );
+  const farAligned = shifted(far, farFound.offset, length);
+
+  // What was published, moved onto the microphone's timeline, from a snippet where the talker (the virtual one,
+  // or on real devices the user, asked to talk from nearStartIndex on) is loudest: the canceller leaves the
+  // talker in place, so it correlates in both passes. Where it does not (a user who kept quiet), the figures that
+  // compare the two are not given.
+  const snippetAt = loudestWindow(near ?? raw, SNIPPET, pass.nearStartIndex);
   const { lag, correlation: publishedCorrelation } = bestLag(
     raw.subarray(snippetAt, snippetAt + SNIPPET),
     pass.published,
     Math.round(snippetAt - pass.publishedStartIndex - PUBLISHED_SEARCH.latest),
     Math.round(snippetAt - pass.publishedStartIndex - PUBLISHED_SEARCH.earliest),
   );
-  const published = placed(pass.published, snippetAt - lag, length);
+  const published = shifted(pass.published, snippetAt - lag, length);
   const publishedFrom = snippetAt - lag;
   const publishedTo = publishedFrom + pass.published.length;
 
@@ -230,9 +228,11 @@ export function passFigures(
   const nearBlocks = aloneLoss.length + doubleTalkLoss.length;
   const startIndex = Math.max(0, pass.farStartIndex - RATE / 2);
   const seconds = (index: number): number => (index - pass.farStartIndex) / RATE;
+  const aligned = publishedCorrelation >= MIN_ALIGNMENT;
+  const ifAligned = (value: number): number => (aligned ? value : NaN);
   return {
     aec: pass.aec,
-    erleDb: 10 * Math.log10(micEchoPower / Math.max(1, publishedEchoPower)),
+    erleDb: ifAligned(10 * Math.log10(micEchoPower / Math.max(1, publishedEchoPower))),
     erleBlocks,
     echoReturnDb: 10 * Math.log10(echoPower / Math.max(1, farPower)),
     echoDbfs: dbfs(echoPower, echoBlocks * BLOCK),
@@ -240,9 +240,9 @@ export function passFigures(
     nearEnd:
       near && nearEnd
         ? {
-            aloneLossDb: median(aloneLoss),
-            doubleTalkLossDb: median(doubleTalkLoss),
-            badlyCutShare: badlyCut / Math.max(1, nearBlocks),
+            aloneLossDb: ifAligned(median(aloneLoss)),
+            doubleTalkLossDb: ifAligned(median(doubleTalkLoss)),
+            badlyCutShare: ifAligned(badlyCut / Math.max(1, nearBlocks)),
             aloneBlocks: aloneLoss.length,
             doubleTalkBlocks: doubleTalkLoss.length,
             startS: seconds(pass.nearStartIndex),

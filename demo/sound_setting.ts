@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rigAnswers, startRig, stopRig } from '../scripts/audio_rig.js';
+import { clearStaleRigs, rigAnswers, startRig, stopRig } from '../scripts/audio_rig.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -128,6 +128,7 @@ function roomSetting(env: NodeJS.ProcessEnv, stop: () => Promise<void>): SoundSe
 export async function chooseSoundSetting(forceRig: boolean): Promise<SoundSetting> {
   if (await rigAnswers(process.env)) return roomSetting(process.env, async () => {});
   if (!forceRig && (await machineHasRealDevices())) return machineSetting();
+  await clearStaleRigs(join(ROOT, '.rig'));
   const dir = join(ROOT, '.rig', `demo-${process.pid}`);
   const exported = await startRig(dir);
   Object.assign(process.env, exported);

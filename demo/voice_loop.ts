@@ -93,6 +93,7 @@ async function speech(
   return Int16Array.from(samples, (v) => Math.max(-32768, Math.min(32767, Math.round(v * gain))));
 }
 
+/** A figure for the user: `n/a` where it could not be measured (e.g. recordings that could not be aligned). */
 function format(db: number, digits = 1): string {
   return Number.isFinite(db) ? db.toFixed(digits) : 'n/a';
 }
@@ -115,7 +116,7 @@ function report(setting: SoundSetting, off: PassFigures, on: PassFigures): void 
     say(
       `  Near-end talker: with echo cancellation on, ${format(on.nearEnd.aloneLossDb)} dB lost when` +
         ` talking alone, ${format(on.nearEnd.doubleTalkLossDb)} dB while the far end talks too (median per` +
-        ` 20 ms); ${(on.nearEnd.badlyCutShare * 100).toFixed(0)} % of the talker's blocks cut by more than 10 dB.`,
+        ` 20 ms); ${format(on.nearEnd.badlyCutShare * 100, 0)} % of the talker's blocks cut by more than 10 dB.`,
     );
   } else {
     say('  Near-end talker: not measured (on real devices the talker is you; listen to the WAVs).');
@@ -127,6 +128,11 @@ function report(setting: SoundSetting, off: PassFigures, on: PassFigures): void 
   );
   if (!setting.hasVirtualTalker)
     say('  (Measured on your devices: figures depend on your room and volume.)');
+  if (!Number.isFinite(on.erleDb) || !Number.isFinite(off.erleDb)) {
+    say(
+      '  n/a: what was published could not be lined up with the microphone (on real devices: talk when asked).',
+    );
+  }
 }
 
 async function main(): Promise<number> {

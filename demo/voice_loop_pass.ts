@@ -10,6 +10,7 @@
 import { AudioFrame, AudioSource, AudioStream, LocalAudioTrack } from '@livekit/rtc-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MediaDevices, type InputCaptureStats, type OutputPlayerStats } from '../src/index.js';
+import { runCleanup } from '../src/cli/run_cleanup.js';
 import { concatSamples } from '../test/support/device_io.js';
 
 /** The demo's rate: 48 kHz mono throughout. */
@@ -93,7 +94,14 @@ export async function runPass(plan: PassPlan): Promise<PassRecording> {
   const mixedAhead: number[] = [];
   let reading = true;
 
+  // Any failure during the pass (a device lost, a source that throws) ends it through this promise, raced
+  // against each step; it is observed from the start, so one that comes while closing is not unhandled.
+  let fail: (error: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => {});
+
   const tap = tapDevices.openInput({ ...ALL_OFF, inputDevice: plan.microphone });
+  tap.once('error', fail);
   const closers: (() => Promise<void>)[] = [() => tap.aclose()];
   try {
     tap.on('frame', (frame: AudioFrame) => {
@@ -105,6 +113,7 @@ export async function runPass(plan: PassPlan): Promise<PassRecording> {
       enableAec: plan.aec,
       inputDevice: plan.microphone,
     });
+    capture.once('error', fail);
     closers.push(() => capture.aclose());
     capture.on('frame', (_frame, timing) =>
       captureLatenciesMs.push((timing.capturedAt - timing.adcTime) * 1000),
@@ -114,38 +123,35 @@ export async function runPass(plan: PassPlan): Promise<PassRecording> {
     closers.push(() => micTrack.close(false));
     const micStream = new AudioStream(micTrack, { sampleRate: RATE, numChannels: 1 });
     // Not awaited at the end: an AudioStream whose source has closed yields nothing more.
-    void (async () => {
+    (async () => {
       for await (const frame of micStream) {
         if (!reading) break;
         if (publishedStartIndex < 0) publishedStartIndex = rawSamples;
         publishedChunks.push(frame.data.slice());
       }
-    })();
+    })().catch(fail);
 
     const farSource = new AudioSource(RATE, 1);
     const farTrack = LocalAudioTrack.createAudioTrack('far-end', farSource);
     // Closes its source too.
     closers.push(() => farTrack.close());
     const player = devices.openOutput({ outputDevice: plan.speaker });
+    player.once('error', fail);
     closers.push(() => player.aclose());
     await player.addTrack(farTrack);
     await player.start();
-    const failed = new Promise<never>((_, reject) => {
-      capture.once('error', reject);
-      tap.once('error', reject);
-      player.once('error', reject);
-    });
-    // Observed by the races below; once the pass is over, everything is closed anyway.
-    failed.catch(() => {});
     const sampler = setInterval(() => mixedAhead.push((player.bufferedFrames / RATE) * 1000), 50);
     closers.push(async () => clearInterval(sampler));
 
     await Promise.race([sleep(SETTLE_MS), failed]);
     const farStartIndex = rawSamples;
     const farDone = publish(farSource, plan.far);
+    farDone.catch(fail);
     await Promise.race([sleep(plan.nearStartMs), failed]);
     const nearStartIndex = rawSamples;
-    await Promise.race([Promise.all([farDone, plan.nearEnd()]), failed]);
+    const nearDone = plan.nearEnd();
+    nearDone.catch(fail);
+    await Promise.race([Promise.all([farDone, nearDone]), failed]);
     await Promise.race([sleep(TAIL_MS), failed]);
     reading = false;
 
@@ -165,7 +171,7 @@ export async function runPass(plan: PassPlan): Promise<PassRecording> {
     };
   } finally {
     reading = false;
-    // Last opened, first closed: the player before the capture it feeds, the tap last.
-    for (const close of closers.reverse()) await close();
+    // Last opened, first closed: the player before the capture it feeds, the tap last; each even when one fails.
+    await runCleanup(closers.reverse(), 'closing the pass');
   }
 }

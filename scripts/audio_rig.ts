@@ -3,6 +3,7 @@
  * the benchmarks and the demo. Everything runs through the script; nothing here talks to a sound server itself.
  */
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -70,4 +71,29 @@ export async function startRig(dir: string): Promise<Record<string, string>> {
 /** Stops the rig in `dir` (its sound server exits; clients lose their devices). */
 export async function stopRig(dir: string): Promise<void> {
   await run('bash', [SCRIPT, 'stop'], { ...process.env, LK_AUDIO_RIG_DIR: dir });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops and removes the rigs under `parent` that a test run, the demo or a benchmark started in
+ * `<vitest|demo|bench>-<pid>` and left behind when it died or was interrupted (its own watcher stops the server,
+ * but the directory stays).
+ */
+export async function clearStaleRigs(parent: string): Promise<void> {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    const m = /^(?:vitest|demo|bench)-(\d+)$/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    const dir = join(parent, name);
+    await stopRig(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

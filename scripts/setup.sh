@@ -15,7 +15,16 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-readonly STARTED_NS=$(date +%s%N)
+# Milliseconds since the epoch: bash 5's EPOCHREALTIME where there is one, whole seconds elsewhere (macOS's bash 3.2).
+now_ms() {
+  if [[ -n ${EPOCHREALTIME:-} ]]; then
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((10#$t / 1000))
+  else
+    echo $(($(date +%s) * 1000))
+  fi
+}
+readonly STARTED_MS=$(now_ms)
 
 # Debian/Ubuntu: the addon's build (PortAudio and libpulse headers, a C++ toolchain), the private test sound
 # server and its virtual room (PulseAudio, its ALSA plugin, LADSPA delay and reverb plugins), speech and audio
@@ -23,7 +32,7 @@ readonly STARTED_NS=$(date +%s%N)
 readonly DEBIAN_PACKAGES=(
   g++ make python3 pkg-config
   portaudio19-dev libpulse-dev
-  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils ladspa-sdk swh-plugins
+  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils swh-plugins
   sox espeak-ng
 )
 # macOS: the addon's build and the speech tools; the demo uses the Mac's own devices. Untested.
@@ -72,22 +81,24 @@ install_debian_packages() {
     sudo=(sudo)
   fi
   note "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # --no-remove: never take away a package of the user's (a sound server, say) to make room for ours.
-  "${sudo[@]}" apt-get update -qq >&2 &&
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends --no-remove "${missing[@]}" >&2 ||
+  # sudo resets the environment: DEBIAN_FRONTEND goes on the command line. --no-remove: never take away a
+  # package of the user's (a sound server, say) to make room for ours.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      --no-remove "${missing[@]}" >&2 ||
     fail "installing system packages failed; run: sudo $command"
 }
 
 system_packages() {
-  local missing=()
+  local missing=() p
   if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
-    mapfile -t missing < <(missing_debian_packages)
+    # A while-read loop rather than mapfile: macOS's bash 3.2 runs this script too.
+    while read -r p; do missing+=("$p"); done < <(missing_debian_packages)
     ((${#missing[@]} == 0)) || install_debian_packages "${missing[@]}"
   elif [[ $(uname -s) == Darwin ]]; then
     command -v brew >/dev/null ||
       fail "Homebrew not found; install it, or run the equivalent of: brew install ${BREW_PACKAGES[*]}"
-    mapfile -t missing < <(missing_brew_packages)
+    while read -r p; do missing+=("$p"); done < <(missing_brew_packages)
     if ((${#missing[@]} > 0)); then
       note "installing ${missing[*]}"
       brew install "${missing[@]}" >&2 || fail "brew install failed; run: brew install ${missing[*]}"
@@ -137,7 +148,7 @@ typescript_build() {
 }
 
 if [[ ${1:-} == --print-missing ]]; then
-  missing_debian_packages
+  if command -v dpkg-query >/dev/null; then missing_debian_packages; elif command -v brew >/dev/null; then missing_brew_packages; fi
   exit 0
 fi
 
@@ -148,7 +159,7 @@ node_modules
 native_addon
 typescript_build
 
-elapsed_ms=$((($(date +%s%N) - STARTED_NS) / 1000000))
+elapsed_ms=$(($(now_ms) - STARTED_MS))
 if ((DID_PACKAGES + DID_NPM + DID_NATIVE + DID_BUILD == 0)); then
   echo "setup: everything in place (${elapsed_ms} ms)" >&2
 else

@@ -102,7 +102,8 @@ export class RoomAudioBridge extends EventEmitter<RoomAudioBridgeEvents> {
   };
 
   private readonly onDisconnected = (): void => {
-    void this.close();
+    // close() reports its own failures as warnings; nothing is left to reject here.
+    this.close().catch((error: unknown) => this.warn(error));
   };
 
   /**
@@ -160,9 +161,30 @@ export class RoomAudioBridge extends EventEmitter<RoomAudioBridgeEvents> {
 
   private enqueue(operation: () => Promise<void>): void {
     if (this.closing) return;
-    this.queue = this.queue
-      .then(operation)
-      .catch((error: unknown) => void this.emit('warning', asError(error)));
+    this.queue = this.queue.then(operation).catch((error: unknown) => this.warn(error));
+  }
+
+  /**
+   * Emits a `warning`. A listener that throws must not break the bridge (its queue would stay rejected and the
+   * player never close): its exception is reported the way Node reports an uncaught one, after this call.
+   */
+  private warn(error: unknown): void {
+    this.emitIsolated('warning', asError(error));
+  }
+
+  private emitIsolated<E extends keyof RoomAudioBridgeEvents>(
+    event: E,
+    ...args: RoomAudioBridgeEvents[E]
+  ): void {
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as (...a: RoomAudioBridgeEvents[E]) => void)(...args);
+      } catch (error) {
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   private async add(track: Track, identity: string): Promise<void> {
@@ -177,9 +199,7 @@ export class RoomAudioBridge extends EventEmitter<RoomAudioBridgeEvents> {
       meter = new LevelMeter();
       this.meters.set(identity, meter);
     }
-    const metering = this.meter(reader, meter).catch(
-      (error: unknown) => void this.emit('warning', asError(error)),
-    );
+    const metering = this.meter(reader, meter).catch((error: unknown) => this.warn(error));
     this.tracks.set(track, { identity, meterStream: reader, metering });
   }
 
@@ -195,9 +215,13 @@ export class RoomAudioBridge extends EventEmitter<RoomAudioBridgeEvents> {
     const playing = this.tracks.get(track);
     if (!playing) return;
     this.tracks.delete(track);
-    await playing.meterStream.cancel();
-    await playing.metering;
-    await this.player.removeTrack(track);
+    try {
+      await playing.meterStream.cancel();
+      await playing.metering;
+    } finally {
+      // Even when the meter's stream fails to cancel, the track stops playing.
+      await this.player.removeTrack(track);
+    }
   }
 
   private async closeAll(): Promise<void> {
@@ -206,12 +230,12 @@ export class RoomAudioBridge extends EventEmitter<RoomAudioBridgeEvents> {
     this.room.off('participantDisconnected', this.onParticipantDisconnected);
     this.room.off('disconnected', this.onDisconnected);
     // Whatever the room asked for before goes first (a failure there is a warning already).
-    await this.queue;
+    await this.queue.catch((error: unknown) => this.warn(error));
     try {
       for (const track of [...this.tracks.keys()]) await this.remove(track);
     } finally {
       await this.player.aclose();
-      this.emit('closed');
+      this.emitIsolated('closed');
     }
   }
 }

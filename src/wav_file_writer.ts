@@ -1,4 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
+import { WavFormatError } from './errors.js';
 import { wavHeader } from './wav.js';
 
 /**
@@ -10,6 +11,8 @@ export class WavFileWriter {
   private pending: Promise<void> = Promise.resolve();
   private dataBytes = 0;
   private failure: unknown;
+  /** Whether the file reached the format's size limit (later samples are dropped). */
+  private full = false;
 
   private constructor(
     private readonly file: FileHandle,
@@ -51,7 +54,15 @@ export class WavFileWriter {
 
   /** Appends interleaved samples (copied, so the caller may reuse its array); returns at once. */
   write(samples: Int16Array): void {
-    if (this.failure !== undefined || samples.length === 0) return;
+    if (this.failure !== undefined || this.full || samples.length === 0) return;
+    if (44 + this.dataBytes + samples.byteLength > 0xffffffff) {
+      // About 12 h of 48 kHz mono: the file ends here, and close() still writes a valid header for it.
+      this.full = true;
+      this.report(
+        new WavFormatError('the recording reached the WAV format limit of 4 GiB; it ends there'),
+      );
+      return;
+    }
     const bytes = new Uint8Array(samples.byteLength);
     bytes.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
     const at = 44 + this.dataBytes;
@@ -62,9 +73,20 @@ export class WavFileWriter {
         await this.file.write(bytes, 0, bytes.length, at);
       } catch (error) {
         this.failure = error;
-        this.onError(error);
+        this.report(error);
       }
     });
+  }
+
+  /** Hands a failure to `onError`; a callback that throws is reported as Node reports an uncaught exception. */
+  private report(error: unknown): void {
+    try {
+      this.onError(error);
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
   }
 
   /**

@@ -83,6 +83,11 @@ describe('npm run demo', () => {
     expect(passes.map((p) => p.aec)).toEqual([false, true]);
     expect(Math.abs(passes[0]!.erleDb)).toBeLessThan(1);
     expect(passes[1]!.erleDb).toBeGreaterThanOrEqual(25);
+    // Both passes lined up what was published with the microphone (exactly, without processing).
+    expect(passes[0]!.alignment.published).toBeGreaterThan(0.999);
+    expect(passes[1]!.alignment.published).toBeGreaterThan(0.5);
+    // The talker alone keeps its level with echo cancellation on (checked from the WAVs below as well).
+    expect(Math.abs(passes[1]!.nearEnd.aloneLossDb)).toBeLessThan(3);
   });
 
   it('publishes the microphone unchanged without echo cancellation (from the WAVs)', async () => {

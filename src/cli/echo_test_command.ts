@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { dispose, type AudioFrame } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
+import type { OutputPlayer } from '../output_player.js';
 import { writeWav } from '../wav.js';
 import { wavFrames } from '../wav_frames.js';
 import { CliUsageError } from './cli_usage_error.js';
+import { runCleanup } from './run_cleanup.js';
 import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { levelsDbfs, round1 } from './levels.js';
 import { numberInRange } from './number_option.js';
@@ -65,7 +67,13 @@ async function run(
     highPassFilter: false,
     autoGainControl: false,
   });
-  const player = devices.openOutput({ outputDevice: output });
+  let player: OutputPlayer;
+  try {
+    player = devices.openOutput({ outputDevice: output });
+  } catch (error) {
+    await capture.aclose();
+    throw error;
+  }
   const heard: Int16Array[] = [];
   let started = false;
   capture.on('frame', (frame: AudioFrame) => {
@@ -82,8 +90,7 @@ async function run(
     started = true;
     await ended;
   } finally {
-    await player.aclose();
-    await capture.aclose();
+    await runCleanup([() => player.aclose(), () => capture.aclose()], 'closing the devices');
   }
   const mic = new Int16Array(heard.length * FRAME);
   heard.forEach((m, i) => mic.set(m, i * FRAME));

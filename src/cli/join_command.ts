@@ -18,8 +18,10 @@ import { CliUsageError } from './cli_usage_error.js';
 import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { JoinError } from './join_error.js';
 import { LevelBoard, type LevelRow } from './level_board.js';
+import { jsonDbfs } from './levels.js';
 import { checkJoinToken, mintJoinToken } from './livekit_token.js';
 import { redactSecrets } from './redact_secrets.js';
+import { runCleanup } from './run_cleanup.js';
 
 /** Options of `lk-audio join`. */
 export interface JoinOptions {
@@ -212,11 +214,12 @@ export async function runJoin(
         return;
       }
       const seconds = Math.round((performance.now() - startedAt) / 100) / 10;
+      // As the other commands' JSON: dBFS to 0.1, null for silence.
       const participants = rows.map(({ identity, local, rmsDbfs, peakDbfs }) => ({
         identity,
         local,
-        rmsDbfs,
-        peakDbfs,
+        rmsDbfs: jsonDbfs(rmsDbfs),
+        peakDbfs: jsonDbfs(peakDbfs),
       }));
       console.log(JSON.stringify({ seconds, participants }));
     }, LEVEL_INTERVAL_MS);
@@ -228,36 +231,22 @@ export async function runJoin(
   } finally {
     process.off('SIGINT', onInterrupt);
     clearInterval(timer);
-    await leaveAndClose(redact, [
-      () => room?.disconnect(),
-      () => bridge?.close(),
-      () => capture?.aclose(),
-      // The capture closed the source the track was made of.
-      () => micTrack?.close(false),
-      () => dispose(),
-    ]);
+    await runCleanup(
+      [
+        () => room?.disconnect(),
+        () => bridge?.close(),
+        () => capture?.aclose(),
+        // The capture closed the source the track was made of.
+        () => micTrack?.close(false),
+        () => dispose(),
+      ],
+      'leaving the room',
+      (error) => {
+        if (error instanceof Error) error.message = redact(error.message);
+        return error;
+      },
+    );
   }
-}
-
-/**
- * Runs every clean-up step, even after one failed; then throws the first failure (all of them, when several),
- * redacted.
- */
-async function leaveAndClose(
-  redact: (text: string) => string,
-  steps: (() => Promise<unknown> | undefined)[],
-): Promise<void> {
-  const failures: unknown[] = [];
-  for (const step of steps) {
-    try {
-      await step();
-    } catch (error) {
-      if (error instanceof Error) error.message = redact(error.message);
-      failures.push(error);
-    }
-  }
-  if (failures.length === 1) throw failures[0];
-  if (failures.length > 1) throw new AggregateError(failures, 'leaving the room failed');
 }
 
 /**

@@ -14,7 +14,7 @@ describe('level board', () => {
   it('a row: name, (you) for the local participant, a bar 2 dB a character from -60 dBFS, RMS / peak', () => {
     const line = formatLevelRow(you);
     expect(line).toMatch(/^me \(you\) +#{20}\.{10} +-20\.0 \/ -17\.0 dBFS$/);
-    expect(formatLevelRow(ana)).toMatch(/^ana +\.{30} +-150\.0 \/ -150\.0 dBFS$/);
+    expect(formatLevelRow(ana)).toMatch(/^ana +\.{30} silence$/);
   });
 
   it('shows control characters of an identity as ?, so a name cannot move the cursor', () => {

@@ -1,4 +1,5 @@
 import type { AudioLevels } from '../level_meter.js';
+import { formatDbfs, levelBar } from './levels.js';
 
 /** One line of the board: who, and how loud over the last interval. */
 export interface LevelRow extends AudioLevels {
@@ -11,21 +12,20 @@ export interface LevelRow extends AudioLevels {
 const BAR_WIDTH = 30; // one character per 2 dB, from -60 dBFS
 const NAME_WIDTH = 24;
 
-function bar(dbfs: number): string {
-  const filled = Math.max(0, Math.min(BAR_WIDTH, Math.round((dbfs + 60) / 2)));
-  return '#'.repeat(filled) + '.'.repeat(BAR_WIDTH - filled);
-}
-
 /** An identity as it may be shown on a terminal: control characters (escape sequences) become `?`. */
 function printable(identity: string): string {
   // eslint-disable-next-line no-control-regex
   return identity.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
-/** A row as text: name (`(you)` for the local participant), level bar, RMS / peak dBFS. */
+/** A row as text: name (`(you)` for the local participant), level bar, RMS / peak dBFS (or `silence`). */
 export function formatLevelRow(row: LevelRow): string {
   const name = `${printable(row.identity)}${row.local ? ' (you)' : ''}`.padEnd(NAME_WIDTH);
-  return `${name} ${bar(row.rmsDbfs)} ${row.rmsDbfs.toFixed(1).padStart(6)} / ${row.peakDbfs.toFixed(1)} dBFS`;
+  const level =
+    formatDbfs(row.rmsDbfs) === 'silence'
+      ? 'silence'
+      : `${formatDbfs(row.rmsDbfs).padStart(6)} / ${formatDbfs(row.peakDbfs)} dBFS`;
+  return `${name} ${levelBar(row.rmsDbfs, BAR_WIDTH)} ${level}`;
 }
 
 /**

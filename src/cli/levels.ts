@@ -1,20 +1,13 @@
-// Digital silence reads this (dBFS) rather than -Infinity, which JSON cannot carry.
-const DIGITAL_SILENCE_DBFS = -150;
+import { LevelMeter, type AudioLevels } from '../level_meter.js';
 
 /** Levels below this (dBFS) are shown as silence: no microphone is that quiet while it picks anything up. */
 export const SILENCE_BELOW_DBFS = -100;
 
 /** Level of int16 samples: RMS and peak, in dBFS (a full-scale sine's peak is 0 dBFS; silence reads -150). */
-export function levelsDbfs(samples: Int16Array): { rmsDbfs: number; peakDbfs: number } {
-  let sum = 0;
-  let peak = 0;
-  for (const v of samples) {
-    sum += v * v;
-    peak = Math.max(peak, Math.abs(v));
-  }
-  const rms = Math.sqrt(sum / Math.max(1, samples.length));
-  const dbfs = (v: number) => Math.max(DIGITAL_SILENCE_DBFS, 20 * Math.log10(v / 32768));
-  return { rmsDbfs: dbfs(rms), peakDbfs: dbfs(peak) };
+export function levelsDbfs(samples: Int16Array): AudioLevels {
+  const meter = new LevelMeter();
+  meter.add(samples);
+  return meter.take();
 }
 
 /** A level for people: `-23.4` (dBFS, one decimal), or `silence` below {@link SILENCE_BELOW_DBFS}. */

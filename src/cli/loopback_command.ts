@@ -1,7 +1,9 @@
 import { Command } from '@commander-js/extra-typings';
 import { dispose } from '@livekit/rtc-node';
 import { MediaDevices } from '../media_devices.js';
+import type { OutputPlayer } from '../output_player.js';
 import { CaptureFrames } from './capture_frames.js';
+import { runCleanup } from './run_cleanup.js';
 import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { waitForInterrupt } from './interrupt.js';
 import { numberInRange } from './number_option.js';
@@ -39,7 +41,13 @@ export function loopbackCommand() {
         autoGainControl: options.agc ?? false,
       });
       const frames = new CaptureFrames(capture);
-      const player = devices.openOutput({ outputDevice: output.id });
+      let player: OutputPlayer;
+      try {
+        player = devices.openOutput({ outputDevice: output.id });
+      } catch (error) {
+        await runCleanup([() => capture.aclose(), () => dispose()], 'closing the devices');
+        throw error;
+      }
       console.error(
         `loopback: ${input.name} -> ${output.name}, echo cancellation ${options.aec ? 'on' : 'OFF'}; Ctrl-C ends`,
       );
@@ -55,9 +63,10 @@ export function loopbackCommand() {
       } finally {
         clearTimeout(timer);
         frames.end();
-        await player.aclose();
-        await capture.aclose();
-        await dispose();
+        await runCleanup(
+          [() => player.aclose(), () => capture.aclose(), () => dispose()],
+          'closing the devices',
+        );
       }
       const { droppedFrames, underruns } = player.stats;
       console.log(

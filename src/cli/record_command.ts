@@ -5,6 +5,7 @@ import type { InputCapture } from '../input_capture.js';
 import type { OutputPlayer } from '../output_player.js';
 import { wavFrames } from '../wav_frames.js';
 import { CliUsageError } from './cli_usage_error.js';
+import { runCleanup } from './run_cleanup.js';
 import { deviceOptionHelp, resolveDevice } from './device_option.js';
 import { waitForInterrupt } from './interrupt.js';
 import { levelsDbfs } from './levels.js';
@@ -106,10 +107,10 @@ export function recordCommand() {
       } finally {
         // Whatever ended the recording, the file keeps what was captured, with its header fixed up.
         status.clear();
-        await player?.aclose();
-        await capture?.aclose();
-        await writer.close();
-        await dispose();
+        await runCleanup(
+          [() => player?.aclose(), () => capture?.aclose(), () => writer.close(), () => dispose()],
+          'ending the recording',
+        );
       }
       const { framesDropped, deviceDroppedFrames } = capture.stats;
       console.log(

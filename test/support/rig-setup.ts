@@ -12,35 +12,14 @@
  * Without PulseAudio installed, the run goes on without a rig (tests that need one fail with instructions),
  * unless LK_AUDIO_RIG_REQUIRED=1.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rigAnswers, run, startRig, stopRig } from '../../scripts/audio_rig.js';
+import { clearStaleRigs, rigAnswers, run, startRig, stopRig } from '../../scripts/audio_rig.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const RIG_PARENT = join(ROOT, '.rig');
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Stops and removes rigs of earlier vitest runs that died without stopping them. */
-async function clearStaleRigs(): Promise<void> {
-  if (!existsSync(RIG_PARENT)) return;
-  for (const name of readdirSync(RIG_PARENT)) {
-    const m = /^vitest-(\d+)$/.exec(name);
-    if (!m || pidAlive(Number(m[1]))) continue;
-    const dir = join(RIG_PARENT, name);
-    await stopRig(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   if (await rigAnswers(process.env)) return undefined;
@@ -56,7 +35,7 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     return undefined;
   }
 
-  await clearStaleRigs();
+  await clearStaleRigs(RIG_PARENT);
   let dir = join(RIG_PARENT, `vitest-${process.pid}`);
   let ownDir = false;
   // A unix socket path holds about 100 characters: fall back to the temp dir for a deep checkout.
