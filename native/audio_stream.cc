@@ -222,8 +222,15 @@ void AudioStream::OnWake(uv_async_t* handle) {
   if (!self || self->onWake_.IsEmpty()) return;
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
-  // MakeCallback runs microtasks and routes a throwing listener to 'uncaughtException' like any Node callback.
-  self->onWake_.MakeCallback(self->Value(), {}, *self->asyncContext_);
+  // MakeCallback runs microtasks; node-addon-api rethrows an exception the callback left pending as a C++
+  // Napi::Error, which must not reach libuv (std::terminate). It goes to Node as an uncaught exception instead.
+  try {
+    self->onWake_.MakeCallback(self->Value(), {}, *self->asyncContext_);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  } catch (const std::exception& error) {
+    napi_fatal_exception(env, Napi::Error::New(env, error.what()).Value());
+  }
 }
 
 void AudioStream::CheckOpen(Napi::Env env) const {

@@ -14,6 +14,7 @@ import {
   InvalidOptionError,
   MediaDevicesError,
 } from './errors.js';
+import { emitIsolated } from './listener_isolation.js';
 
 /** Lowest and highest sample rates (Hz) a stream accepts before asking the device. */
 export const MIN_SAMPLE_RATE = 8000;
@@ -84,7 +85,10 @@ export interface TimedAudio {
 /** Counters of a running stream; all count since the stream was opened. */
 export type DeviceStreamStats = NativeStreamCounters;
 
-/** Events of a {@link DeviceStream}. */
+/**
+ * Events of a {@link DeviceStream}. A listener that throws is reported as an `uncaughtException` (the process ends
+ * as with any uncaught exception unless it handles that); the other listeners and the stream go on.
+ */
 export interface DeviceStreamEvents {
   /** Captured audio is ready (emitted only while there is a listener; otherwise call {@link DeviceStream.readInput}). */
   input: [audio: TimedAudio];
@@ -293,11 +297,11 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   private onWake(): void {
     if (this.inputChannels > 0 && this.listenerCount('input') > 0) {
       const audio = this.readInput();
-      if (audio) this.emit('input', audio);
+      if (audio) emitIsolated(this, 'input', audio);
     }
     if (this.outputChannels > 0) {
       this.flushRendered();
-      this.emit('writable');
+      emitIsolated(this, 'writable');
     }
   }
 
@@ -309,7 +313,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   flushRendered(): void {
     if (!this.native || this.outputChannels === 0 || this.listenerCount('rendered') === 0) return;
     const audio = this.readRendered();
-    if (audio) this.emit('rendered', audio);
+    if (audio) emitIsolated(this, 'rendered', audio);
   }
 
   /** Starts the device callbacks. Starting a started stream does nothing. */

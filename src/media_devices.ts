@@ -11,6 +11,7 @@ import {
 import { DeviceChangeWatcher } from './device_change_watcher.js';
 import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './errors.js';
 import { InputCapture } from './input_capture.js';
+import { emitIsolated } from './listener_isolation.js';
 import { OutputPlayer } from './output_player.js';
 import { SharedAudioProcessing } from './shared_audio_processing.js';
 
@@ -99,14 +100,20 @@ function checkRate(option: string, rate: number): number {
   return rate;
 }
 
-/** Events of {@link MediaDevices}. */
+/**
+ * Events of {@link MediaDevices}. A listener that throws is reported as an `uncaughtException` (the process ends as
+ * with any uncaught exception unless it handles that); watching and the other listeners go on.
+ */
 export interface MediaDevicesEvents {
   /**
    * A device came or went, or another device became the default (as the browser's `devicechange`). Noticed within
    * about a second, while there is a listener; read the lists again to see what changed.
    */
   devicechange: [];
-  /** Reading the device list for `devicechange` failed; watching goes on. Thrown when nobody listens. */
+  /**
+   * Reading the device list for `devicechange` failed; watching goes on. Reported as an `uncaughtException` when
+   * nobody listens.
+   */
   error: [error: Error];
 }
 
@@ -131,8 +138,9 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
 
   private readonly processing = new SharedAudioProcessing();
   private readonly watcher = new DeviceChangeWatcher(
-    () => this.emit('devicechange'),
-    (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
+    () => emitIsolated(this, 'devicechange'),
+    (error) =>
+      emitIsolated(this, 'error', error instanceof Error ? error : new Error(String(error))),
   );
 
   /** @throws InvalidOptionError for a sample rate, channel count or blocksize out of range. */

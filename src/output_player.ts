@@ -2,9 +2,11 @@ import { AudioFrame, AudioStream, type Track } from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
 import type { AudioDevice } from './audio_device.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
+import { DeferredEvents } from './deferred_events.js';
 import { AudioBackendError, MediaDevicesError } from './errors.js';
 import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
+import { emitIsolated, reportUncaught } from './listener_isolation.js';
 import {
   emptyPlaybackSourceStats,
   PlaybackSource,
@@ -72,9 +74,16 @@ export interface OutputOverflow {
   backlogMs: number;
 }
 
-/** Events of an {@link OutputPlayer}. */
+/**
+ * Events of an {@link OutputPlayer}. They fire outside the mix, so a listener may close the player or add and remove
+ * sources. A listener that throws is reported as an `uncaughtException` (the process ends as with any uncaught
+ * exception unless it handles that); playback and the other listeners go on.
+ */
 export interface OutputPlayerEvents {
-  /** A fatal fault (the device went away): the player is already closed. Thrown when nobody listens. */
+  /**
+   * A fatal fault (the device went away): the player is already closed. Reported as an `uncaughtException` when
+   * nobody listens.
+   */
   error: [error: Error];
   /** A fault the player survived; counted in {@link OutputPlayerStats} as well. */
   warning: [warning: OutputPlayerWarning];
@@ -136,8 +145,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   private writtenFrames = 0;
   // Streams that ended, and the ring position their last sample reaches the device at.
   private readonly endedStreams: { frames: AsyncIterable<AudioFrame>; playedAt: number }[] = [];
-  private mixing = false;
-  private readonly heldEvents: (() => void)[] = [];
+  private readonly deferred = new DeferredEvents();
   private closing: Promise<void> | undefined;
   private readonly counters = {
     renderedFrames: 0,
@@ -161,7 +169,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.block = new Int16Array(this.blockFrames * parts.numChannels);
     this.renderSlicer = new FrameSlicer(this.blockFrames, parts.numChannels, parts.sampleRate);
     this.stream.on('writable', () => this.fill());
-    this.stream.on('rendered', (audio) => this.onRendered(audio));
+    this.stream.on('rendered', (audio) => this.deferred.run(() => this.onRendered(audio)));
     this.processing.attachRenderer(this.flushRendered);
     this.watchdog = new DeviceWatchdog(
       this.stream,
@@ -170,7 +178,9 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
         const error = new AudioBackendError(
           `the output device ${this.device.id} stopped playing (lost or failed)`,
         );
-        void this.aclose().finally(() => this.emit('error', error));
+        void this.aclose()
+          .catch(reportUncaught)
+          .finally(() => emitIsolated(this, 'error', error));
       },
     );
   }
@@ -276,15 +286,17 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
       trimToFrames: this.targetBufferedFrames,
       onError: (error) => {
         this.counters.sourceErrors++;
-        this.emit('warning', {
-          code: 'source-failed',
-          message: `${what} failed and was removed`,
-          cause: error,
-        });
+        this.deferred.emit(() =>
+          emitIsolated(this, 'warning', {
+            code: 'source-failed',
+            message: `${what} failed and was removed`,
+            cause: error,
+          }),
+        );
       },
       onDrop: (droppedFrames) =>
-        this.emitAfterMixing(() =>
-          this.emit('overflow', {
+        this.deferred.emit(() =>
+          emitIsolated(this, 'overflow', {
             source: what,
             droppedFrames,
             latencyCapMs: this.latencyCapMs,
@@ -304,24 +316,11 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** Mixes 10 ms blocks into the device ring until it holds the target. */
   private fill(): void {
     if (this.closing) return;
-    this.mixing = true;
-    try {
+    // Listeners run once the mix is consistent: one may close the player, or add and remove sources.
+    this.deferred.run(() => {
       this.announcePlayedStreams();
       this.mixAhead();
-    } finally {
-      this.mixing = false;
-      // Listeners run once the mix is consistent: one may close the player, or add and remove sources.
-      for (const emit of this.heldEvents.splice(0)) emit();
-    }
-  }
-
-  /**
-   * Emits now, or once the running mix is done: a listener that closed the player in the middle of a mix would
-   * leave the mix writing to a closed device.
-   */
-  private emitAfterMixing(emit: () => void): void {
-    if (this.mixing) this.heldEvents.push(emit);
-    else emit();
+    });
   }
 
   private mixAhead(): void {
@@ -350,7 +349,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     const taken = this.writtenFrames - this.stream.outputBufferedFrames;
     while (this.endedStreams.length > 0 && this.endedStreams[0]!.playedAt <= taken) {
       const { frames } = this.endedStreams.shift()!;
-      this.emitAfterMixing(() => this.emit('streamEnded', frames));
+      this.deferred.emit(() => emitIsolated(this, 'streamEnded', frames));
     }
   }
 
@@ -373,11 +372,13 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
             this.counters.reverseFrames++;
           } catch (error) {
             this.counters.processingErrors++;
-            this.emit('warning', {
-              code: 'processing-failed',
-              message: 'the echo canceller failed on a frame',
-              cause: error,
-            });
+            this.deferred.emit(() =>
+              emitIsolated(this, 'warning', {
+                code: 'processing-failed',
+                message: 'the echo canceller failed on a frame',
+                cause: error,
+              }),
+            );
           }
         },
       );
