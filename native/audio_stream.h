@@ -89,6 +89,7 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
   PaStream* stream_ = nullptr;
   uv_async_t* wake_ = nullptr;
   Napi::FunctionReference onWake_;
+  Napi::ObjectReference owner_;  // weak unless started
   Napi::AsyncContext* asyncContext_ = nullptr;
   bool started_ = false;
 

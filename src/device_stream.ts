@@ -196,7 +196,9 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
         captureRendered: options.captureRendered ?? false,
         realtimeScheduling: options.realtimeScheduling ?? true,
         env: { ...inputEntry?.target.env, ...outputEntry?.target.env },
-        onWake: () => this.onWake(),
+        // Held weakly by the native stream while stopped: a stream dropped unclosed is collected and closed.
+        onWake: DeviceStream.wake,
+        owner: this,
         ...(inputEntry && input
           ? {
               inputDevice: inputEntry.target.portAudioIndex,
@@ -292,6 +294,10 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   private get open(): NativeAudioStream {
     if (!this.native) throw new MediaDevicesError('the stream is closed');
     return this.native;
+  }
+
+  private static wake(this: DeviceStream): void {
+    this.onWake();
   }
 
   private onWake(): void {
