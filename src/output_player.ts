@@ -1,4 +1,4 @@
-import { AudioFrame, AudioStream, type Track } from '@livekit/rtc-node';
+import { AudioFrame, AudioStream, Track } from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
 import type { AudioDevice } from './audio_device.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
@@ -94,6 +94,11 @@ export interface OutputPlayerEvents {
    * it is heard within the device's output latency. Not fired for streams removed, or cut short by closing.
    */
   streamEnded: [stream: AsyncIterable<AudioFrame>];
+  /**
+   * A track added with {@link OutputPlayer.addTrack} ended (unpublished, its participant gone): it has left the mix,
+   * and the device has taken its last audio. Not fired for tracks removed, or cut short by closing.
+   */
+  trackEnded: [track: Track];
 }
 
 /** @internal What MediaDevices.openOutput hands to an OutputPlayer. */
@@ -144,7 +149,10 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   // Samples per channel written to the device ring since the player opened.
   private writtenFrames = 0;
   // Streams that ended, and the ring position their last sample reaches the device at.
-  private readonly endedStreams: { frames: AsyncIterable<AudioFrame>; playedAt: number }[] = [];
+  private readonly endedStreams: {
+    frames: AsyncIterable<AudioFrame> | Track;
+    playedAt: number;
+  }[] = [];
   private readonly deferred = new DeferredEvents();
   private closing: Promise<void> | undefined;
   private readonly counters = {
@@ -203,6 +211,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   /** Stops playing a track and closes its AudioStream. Unknown tracks are ignored. */
   async removeTrack(track: Track): Promise<void> {
+    const ended = this.endedStreams.findIndex((e) => e.frames === track);
+    if (ended >= 0) this.endedStreams.splice(ended, 1);
     const source = this.tracks.get(track);
     if (!source) return;
     this.tracks.delete(track);
@@ -326,16 +336,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   private mixAhead(): void {
     while (this.stream.outputBufferedFrames + this.blockFrames <= this.targetBufferedFrames) {
       this.mix.fill(0);
-      for (const source of this.tracks.values()) source.mixInto(this.mix, this.blockFrames);
-      for (const [frames, source] of this.streams) {
-        source.mixInto(this.mix, this.blockFrames);
-        if (source.finished) {
-          this.streams.delete(frames);
-          // Its last audio is in this block: announced once the device has taken the block.
-          this.endedStreams.push({ frames, playedAt: this.writtenFrames + this.blockFrames });
-          void this.retire(source);
-        }
-      }
+      this.mixSources(this.tracks);
+      this.mixSources(this.streams);
       for (let i = 0; i < this.mix.length; i++) {
         const v = this.mix[i]!;
         this.block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
@@ -344,12 +346,31 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     }
   }
 
+  /** Mixes one block of each source into the mix; a source that has ended leaves. */
+  private mixSources<K extends AsyncIterable<AudioFrame> | Track>(
+    sources: Map<K, PlaybackSource>,
+  ): void {
+    for (const [key, source] of sources) {
+      source.mixInto(this.mix, this.blockFrames);
+      if (source.finished) {
+        sources.delete(key);
+        // Its last audio is in this block: announced once the device has taken the block.
+        this.endedStreams.push({ frames: key, playedAt: this.writtenFrames + this.blockFrames });
+        void this.retire(source);
+      }
+    }
+  }
+
   /** Fires `streamEnded` for ended streams whose last block the device has taken from the ring. */
   private announcePlayedStreams(): void {
     const taken = this.writtenFrames - this.stream.outputBufferedFrames;
     while (this.endedStreams.length > 0 && this.endedStreams[0]!.playedAt <= taken) {
       const { frames } = this.endedStreams.shift()!;
-      this.deferred.emit(() => emitIsolated(this, 'streamEnded', frames));
+      this.deferred.emit(() =>
+        frames instanceof Track
+          ? emitIsolated(this, 'trackEnded', frames)
+          : emitIsolated(this, 'streamEnded', frames),
+      );
     }
   }
 
