@@ -69,6 +69,7 @@ Napi::Function AudioStream::Define(Napi::Env env) {
 AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "AudioStream options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   inputChannels_ = static_cast<int>(NumberOr(o, "inputChannels", 0));
@@ -184,6 +185,7 @@ AudioStream::~AudioStream() { CloseNow(); }
 
 void AudioStream::CloseNow() {
   if (stream_) {
+    std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
     // Stops the callback first; nothing touches the rings afterwards. When PortAudio fails to close, the callback
     // may still run: its rings are then given up (leaked) rather than freed under it.
     if (Pa_CloseStream(stream_) != paNoError) {
@@ -276,6 +278,7 @@ void AudioStream::CheckOpen(Napi::Env env) const {
 }
 
 Napi::Value AudioStream::Start(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   CheckOpen(info.Env());
   if (started_) return info.Env().Undefined();
   PaError err = Pa_StartStream(stream_);
@@ -287,6 +290,7 @@ Napi::Value AudioStream::Start(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AudioStream::Stop(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   if (!stream_ || !started_) return info.Env().Undefined();
   PaError err = Pa_StopStream(stream_);
   started_ = false;
@@ -375,6 +379,7 @@ Napi::Value AudioStream::Counters(const Napi::CallbackInfo& info) {
 
 // { inputLatency, outputLatency (s), sampleRate (Hz) } as PortAudio settled them at open.
 Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   Napi::Env env = info.Env();
   CheckOpen(env);
   const PaStreamInfo* si = Pa_GetStreamInfo(stream_);
@@ -387,10 +392,12 @@ Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
 
 // The stream's clock in seconds: the same clock as the BlockInfo times.
 Napi::Value AudioStream::Time(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   CheckOpen(info.Env());
   return Napi::Number::New(info.Env(), Pa_GetStreamTime(stream_));
 }
 
 Napi::Value AudioStream::IsActive(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   return Napi::Boolean::New(info.Env(), stream_ != nullptr && Pa_IsStreamActive(stream_) == 1);
 }
