@@ -152,6 +152,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   /** The output device, if any. */
   readonly outputDevice?: AudioDevice;
 
+  private readonly captureRendered: boolean;
   private native: NativeAudioStream | undefined;
   private finalStats: DeviceStreamStats | undefined;
 
@@ -183,6 +184,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     const inputEntry = input && DeviceStream.pick(catalog, input, 'audioinput');
     const outputEntry = output && DeviceStream.pick(catalog, output, 'audiooutput');
     this.sampleRate = sampleRate;
+    this.captureRendered = (options.captureRendered ?? false) && output !== undefined;
     this.inputChannels = input?.channels ?? 0;
     this.outputChannels = output?.channels ?? 0;
     if (inputEntry) this.inputDevice = inputEntry.device;
@@ -360,20 +362,36 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
 
   /** Drains the captured audio waiting in the input ring; null when there is none. */
   readInput(): TimedAudio | null {
-    return toTimedAudio(this.open.readInput(), this.inputChannels);
+    const stream = this.open;
+    if (this.inputChannels === 0) throw new MediaDevicesError('the stream has no input');
+    return toTimedAudio(stream.readInput(), this.inputChannels);
   }
 
   /** Drains what the output has played since the last call (needs `captureRendered`); null when there is none. */
   readRendered(): TimedAudio | null {
-    return toTimedAudio(this.open.readRendered(), this.outputChannels);
+    const stream = this.open;
+    if (!this.captureRendered) {
+      throw new MediaDevicesError('the stream was not opened with captureRendered');
+    }
+    return toTimedAudio(stream.readRendered(), this.outputChannels);
   }
 
   /**
    * Queues interleaved samples for playback.
    * @returns how many samples per channel fit in the output ring (the rest were not taken).
+   * @throws InvalidOptionError for anything but an Int16Array of whole frames; MediaDevicesError once closed.
    */
   write(samples: Int16Array): number {
-    return this.open.write(samples);
+    const stream = this.open;
+    if (this.outputChannels === 0) throw new MediaDevicesError('the stream has no output');
+    if (!(samples instanceof Int16Array) || samples.length % this.outputChannels !== 0) {
+      throw new InvalidOptionError(
+        'samples',
+        samples,
+        `an Int16Array of whole frames (${this.outputChannels} samples each)`,
+      );
+    }
+    return stream.write(samples);
   }
 
   /** Samples per channel queued in the output ring, not yet handed to the device. */

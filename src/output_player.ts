@@ -1,9 +1,9 @@
-import { AudioFrame, AudioStream, Track } from '@livekit/rtc-node';
+import { AudioFrame, AudioStream, Track, TrackKind } from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
 import type { AudioDevice } from './audio_device.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
 import { DeferredEvents } from './deferred_events.js';
-import { AudioBackendError, MediaDevicesError } from './errors.js';
+import { AudioBackendError, InvalidOptionError, MediaDevicesError } from './errors.js';
 import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
 import { emitIsolated, reportUncaught } from './listener_isolation.js';
@@ -196,10 +196,14 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /**
    * Plays a track (typically a remote participant's): its audio is received at the player's rate and channels and
    * kept under the latency cap. Call {@link start} to hear it.
-   * @throws MediaDevicesError if the track was already added or the player is closed.
+   * @throws InvalidOptionError for anything but an audio track; MediaDevicesError if the track was already added
+   *   or the player is closed.
    */
   async addTrack(track: Track): Promise<void> {
     this.checkOpen();
+    if (!(track instanceof Track) || track.kind !== TrackKind.KIND_AUDIO) {
+      throw new InvalidOptionError('track', track, 'an audio track');
+    }
     if (this.tracks.has(track))
       throw new MediaDevicesError(`track ${track.sid} is already playing`);
     const audioStream = new AudioStream(track, {
