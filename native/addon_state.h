@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <mutex>
 #include <set>
 
 class AudioStream;
@@ -14,9 +15,18 @@ struct AddonState {
   Napi::FunctionReference streamConstructor;
 };
 
+// JavaScript thread of the environment, holding PortAudioLock().
 // Throws a JavaScript Error for a PortAudio error code, with the code as `paErrorCode`
 // and, for host errors, the host API's own message.
 [[noreturn]] void ThrowPaError(Napi::Env env, int paError, const char* what);
 
-// Initialises PortAudio once per environment; throws when it fails.
+// PortAudio is one library per process, shared by every environment (the main thread and each worker thread that
+// loads the addon), and its API is not thread-safe. Every PortAudio call made from a JavaScript thread holds this
+// process-wide lock (recursive: a call that fails may ask PortAudio for its error text). The audio callbacks make no
+// PortAudio call and never take it, so Pa_StopStream / Pa_CloseStream may wait for a callback while holding it.
+std::recursive_mutex& PortAudioLock();
+
+// Initialises PortAudio for this environment: the first environment initialises the library, the others count
+// themselves in; Cleanup (environment teardown) counts out and the last one terminates it. Throws when it fails.
+// JavaScript thread of the environment.
 void EnsurePortAudio(Napi::Env env);

@@ -63,11 +63,13 @@ Napi::Function AudioStream::Define(Napi::Env env) {
 }
 
 // new AudioStream({ inputDevice, inputChannels, outputDevice, outputChannels, sampleRate, framesPerBuffer,
-//                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, env, onWake })
+//                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, env, onWake, owner })
+// onWake is called with `this` = owner on the JavaScript thread after device callbacks.
 // Latencies are in seconds (PortAudio's unit); validation with friendly messages happens in TypeScript.
 AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "AudioStream options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   inputChannels_ = static_cast<int>(NumberOr(o, "inputChannels", 0));
@@ -81,6 +83,7 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
   if (!(sampleRate_ > 0) || ringFrames == 0)
     throw Napi::RangeError::New(env, "sampleRate and ringFrames must be positive");
   if (!o.Get("onWake").IsFunction()) throw Napi::TypeError::New(env, "onWake must be a function");
+  if (!o.Get("owner").IsObject()) throw Napi::TypeError::New(env, "owner must be an object");
 
   PaStreamParameters in{}, out{};
   const int deviceCount = Pa_GetDeviceCount();
@@ -109,6 +112,48 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
     }
   }
 
+  // Everything the stream uses is allocated before it opens: the callback never allocates, and a failed allocation
+  // leaves nothing open behind.
+  const size_t blocks = ringFrames / 16 + 64;
+  try {
+    if (inputChannels_ > 0) input_ = std::make_unique<TimedRing>(ringFrames, inputChannels_, blocks);
+    if (outputChannels_ > 0) {
+      output_ = std::make_unique<SpscRing<int16_t>>(ringFrames * outputChannels_);
+      if (captureRendered) rendered_ = std::make_unique<TimedRing>(ringFrames, outputChannels_, blocks);
+    }
+  } catch (const std::bad_alloc&) {
+    Napi::Error error = Napi::Error::New(env, "cannot allocate the stream's rings (" + std::to_string(ringFrames) +
+                                                  " frames each): out of memory");
+    error.Set("code", "ENOMEM");
+    throw error;
+  }
+
+  // From here on, a throw (a failed open, a failed handle) closes whatever was set up, the stream included.
+  struct CloseOnThrow {
+    AudioStream* stream;
+    bool armed = true;
+    ~CloseOnThrow() {
+      if (armed) stream->CloseNow();
+    }
+  } closeOnThrow{this};
+
+  // The wake-up calls onWake on the owner, which it holds weakly: an owner dropped unclosed is collected, and its
+  // finalizer closes the stream. A started stream holds it strongly (see Start).
+  onWake_ = Napi::Persistent(o.Get("onWake").As<Napi::Function>());
+  owner_ = Napi::Weak(o.Get("owner").As<Napi::Object>());
+  asyncContext_ = new Napi::AsyncContext(env, "livekit-media-devices:AudioStream");
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
+  wake_ = new uv_async_t;
+  wake_->data = this;
+  const int uvErr = uv_async_init(loop, wake_, &AudioStream::OnWake);
+  if (uvErr != 0) {
+    delete wake_;
+    wake_ = nullptr;
+    throw Napi::Error::New(env, std::string("cannot create the wake-up handle: ") + uv_strerror(uvErr));
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(wake_));  // only a started stream keeps the process alive
+
   PaError err;
   {
     ScopedEnv scoped(vars);
@@ -132,30 +177,22 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
     PaAlsa_EnableRealtimeScheduling(stream_, 1);
 #endif
 
-  // Sized for the worst case before the stream starts, so the callback never allocates.
-  const size_t blocks = ringFrames / 16 + 64;
-  if (inputChannels_ > 0) input_ = std::make_unique<TimedRing>(ringFrames, inputChannels_, blocks);
-  if (outputChannels_ > 0) {
-    output_ = std::make_unique<SpscRing<int16_t>>(ringFrames * outputChannels_);
-    if (captureRendered) rendered_ = std::make_unique<TimedRing>(ringFrames, outputChannels_, blocks);
-  }
-
-  onWake_ = Napi::Persistent(o.Get("onWake").As<Napi::Function>());
-  asyncContext_ = new Napi::AsyncContext(env, "livekit-media-devices:AudioStream");
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  wake_ = new uv_async_t;
-  wake_->data = this;
-  uv_async_init(loop, wake_, &AudioStream::OnWake);
-  uv_unref(reinterpret_cast<uv_handle_t*>(wake_));  // only a started stream keeps the process alive
   env.GetInstanceData<AddonState>()->openStreams.insert(this);
+  closeOnThrow.armed = false;
 }
 
 AudioStream::~AudioStream() { CloseNow(); }
 
 void AudioStream::CloseNow() {
   if (stream_) {
-    Pa_CloseStream(stream_);  // stops the callback first; nothing touches the rings afterwards
+    std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
+    // Stops the callback first; nothing touches the rings afterwards. When PortAudio fails to close, the callback
+    // may still run: its rings are then given up (leaked) rather than freed under it.
+    if (Pa_CloseStream(stream_) != paNoError) {
+      input_.release();
+      output_.release();
+      rendered_.release();
+    }
     stream_ = nullptr;
     Env().GetInstanceData<AddonState>()->openStreams.erase(this);
   }
@@ -166,11 +203,12 @@ void AudioStream::CloseNow() {
   }
   if (started_) {
     started_ = false;
-    Unref();
+    owner_.Unref();
   }
   delete asyncContext_;
   asyncContext_ = nullptr;
   onWake_.Reset();
+  owner_.Reset();
 }
 
 int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, const PaStreamCallbackTimeInfo* time,
@@ -222,8 +260,17 @@ void AudioStream::OnWake(uv_async_t* handle) {
   if (!self || self->onWake_.IsEmpty()) return;
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
-  // MakeCallback runs microtasks and routes a throwing listener to 'uncaughtException' like any Node callback.
-  self->onWake_.MakeCallback(self->Value(), {}, *self->asyncContext_);
+  Napi::Value owner = self->owner_.Value();
+  if (owner.IsEmpty() || owner.IsUndefined()) return;  // collected: its finalizer closes the stream
+  // MakeCallback runs microtasks; node-addon-api rethrows an exception the callback left pending as a C++
+  // Napi::Error, which must not reach libuv (std::terminate). It goes to Node as an uncaught exception instead.
+  try {
+    self->onWake_.MakeCallback(owner, {}, *self->asyncContext_);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  } catch (const std::exception& error) {
+    napi_fatal_exception(env, Napi::Error::New(env, error.what()).Value());
+  }
 }
 
 void AudioStream::CheckOpen(Napi::Env env) const {
@@ -231,21 +278,23 @@ void AudioStream::CheckOpen(Napi::Env env) const {
 }
 
 Napi::Value AudioStream::Start(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   CheckOpen(info.Env());
   if (started_) return info.Env().Undefined();
   PaError err = Pa_StartStream(stream_);
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot start the audio stream");
   started_ = true;
-  Ref();  // a running stream must not be collected; its wake-up handle keeps the loop alive
+  owner_.Ref();  // a running stream (and its owner) must not be collected; its wake-up handle keeps the loop alive
   uv_ref(reinterpret_cast<uv_handle_t*>(wake_));
   return info.Env().Undefined();
 }
 
 Napi::Value AudioStream::Stop(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   if (!stream_ || !started_) return info.Env().Undefined();
   PaError err = Pa_StopStream(stream_);
   started_ = false;
-  Unref();
+  owner_.Unref();
   uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot stop the audio stream");
   return info.Env().Undefined();
@@ -330,6 +379,7 @@ Napi::Value AudioStream::Counters(const Napi::CallbackInfo& info) {
 
 // { inputLatency, outputLatency (s), sampleRate (Hz) } as PortAudio settled them at open.
 Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   Napi::Env env = info.Env();
   CheckOpen(env);
   const PaStreamInfo* si = Pa_GetStreamInfo(stream_);
@@ -342,10 +392,12 @@ Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
 
 // The stream's clock in seconds: the same clock as the BlockInfo times.
 Napi::Value AudioStream::Time(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   CheckOpen(info.Env());
   return Napi::Number::New(info.Env(), Pa_GetStreamTime(stream_));
 }
 
 Napi::Value AudioStream::IsActive(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   return Napi::Boolean::New(info.Env(), stream_ != nullptr && Pa_IsStreamActive(stream_) == 1);
 }

@@ -56,20 +56,29 @@ struct StreamCounters {
   std::atomic<uint64_t> renderedRingOverruns{0};  // rendered blocks dropped because JavaScript did not drain
 };
 
+// Threads: every member runs on the JavaScript thread of the environment that created the stream, except OnAudio
+// (PortAudio's audio thread) and OnWake (the same JavaScript thread, from libuv). PortAudio calls hold
+// PortAudioLock() (addon_state.h); the rings are the only state the audio thread shares, each with one producer and
+// one consumer.
 class AudioStream : public Napi::ObjectWrap<AudioStream> {
  public:
   static Napi::Function Define(Napi::Env env);
+  // JavaScript thread. Opens the stream (stopped); on a throw nothing stays open.
   explicit AudioStream(const Napi::CallbackInfo& info);
+  // JavaScript thread (the finalizer of a collected stream, or environment teardown): closes it.
   ~AudioStream() override;
 
-  // Closes the PortAudio stream and the wake-up handle; safe to call any number of times.
+  // JavaScript thread. Closes the PortAudio stream and the wake-up handle; safe to call any number of times.
   void CloseNow();
 
  private:
+  // PortAudio's audio thread: never locks, allocates or calls into JavaScript or PortAudio.
   static int OnAudio(const void* input, void* output, unsigned long frames,
                      const PaStreamCallbackTimeInfo* time, PaStreamCallbackFlags flags, void* self);
+  // JavaScript thread (libuv): calls onWake on the owner; an exception goes to Node as uncaught.
   static void OnWake(uv_async_t* handle);
 
+  // The JavaScript methods below: JavaScript thread only.
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -89,6 +98,7 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
   PaStream* stream_ = nullptr;
   uv_async_t* wake_ = nullptr;
   Napi::FunctionReference onWake_;
+  Napi::ObjectReference owner_;  // weak unless started
   Napi::AsyncContext* asyncContext_ = nullptr;
   bool started_ = false;
 

@@ -15,7 +15,13 @@
 #include "audio_stream.h"
 #include "pulse_devices.h"
 
+std::recursive_mutex& PortAudioLock() {
+  static std::recursive_mutex lock;
+  return lock;
+}
+
 void ThrowPaError(Napi::Env env, int paError, const char* what) {
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   std::string message = std::string(what) + ": " + Pa_GetErrorText(paError);
   if (paError == paUnanticipatedHostError) {
     const PaHostErrorInfo* host = Pa_GetLastHostErrorInfo();
@@ -29,6 +35,8 @@ void ThrowPaError(Napi::Env env, int paError, const char* what) {
 namespace {
 
 bool quietProbe = false;
+// Environments that have initialised PortAudio (guarded by PortAudioLock()).
+int portAudioUsers = 0;
 
 #if defined(__linux__)
 // alsa-lib prints its own messages ("underrun occurred") on stderr from the audio thread. The package counts
@@ -62,8 +70,12 @@ PaError InitializePortAudio() {
 void EnsurePortAudio(Napi::Env env) {
   AddonState* state = env.GetInstanceData<AddonState>();
   if (state->portAudioReady) return;
-  const PaError err = InitializePortAudio();
-  if (err != paNoError) ThrowPaError(env, err, "cannot initialise PortAudio");
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
+  if (portAudioUsers == 0) {
+    const PaError err = InitializePortAudio();
+    if (err != paNoError) ThrowPaError(env, err, "cannot initialise PortAudio");
+  }
+  portAudioUsers++;
   state->portAudioReady = true;
 }
 
@@ -79,10 +91,11 @@ Napi::Value SetQuietProbe(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// listHostApis() -> [{ index, name, type, defaultInputDevice, defaultOutputDevice }]
+// JavaScript thread. listHostApis() -> [{ index, name, type, defaultInputDevice, defaultOutputDevice }]
 Napi::Value ListHostApis(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   const int count = Pa_GetHostApiCount();
   Napi::Array out = Napi::Array::New(env, count > 0 ? count : 0);
   for (int i = 0; i < count; i++) {
@@ -98,12 +111,13 @@ Napi::Value ListHostApis(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// listDevices() -> [{ index, name, hostApi, maxInputChannels, maxOutputChannels, defaultSampleRate,
+// JavaScript thread. listDevices() -> [{ index, name, hostApi, maxInputChannels, maxOutputChannels, defaultSampleRate,
 //                     defaultLowInputLatency, defaultHighInputLatency, defaultLowOutputLatency,
 //                     defaultHighOutputLatency }], latencies in seconds.
 Napi::Value ListDevices(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   const int count = Pa_GetDeviceCount();
   Napi::Array out = Napi::Array::New(env, count > 0 ? count : 0);
   for (int i = 0; i < count; i++) {
@@ -124,25 +138,30 @@ Napi::Value ListDevices(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// defaultDevices() -> { input, output }: PortAudio's default device indices, -1 where there is none.
+// JavaScript thread. defaultDevices() -> { input, output }: PortAudio's default device indices, -1 where there is none.
 Napi::Value DefaultDevices(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
+  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   Napi::Object o = Napi::Object::New(env);
   o.Set("input", Pa_GetDefaultInputDevice());
   o.Set("output", Pa_GetDefaultOutputDevice());
   return o;
 }
 
-// openStreamCount() -> number of streams this environment has open (for leak checks).
+// JavaScript thread. openStreamCount() -> number of streams this environment has open (for leak checks).
 Napi::Value OpenStreamCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<AddonState>()->openStreams.size()));
 }
 
-// Runs when the environment shuts down (process exit, worker end): close every stream, then PortAudio.
+// Runs when the environment shuts down (worker end, the main thread's normal exit): close every stream, then count
+// out of PortAudio. Environment teardown, on its JavaScript thread.
 void Cleanup(Napi::Env, AddonState* state) {
   while (!state->openStreams.empty()) (*state->openStreams.begin())->CloseNow();
-  if (state->portAudioReady) Pa_Terminate();
+  if (state->portAudioReady) {
+    std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
+    if (--portAudioUsers == 0) Pa_Terminate();
+  }
   delete state;
 }
 
@@ -158,7 +177,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("defaultDevices", Napi::Function::New(env, DefaultDevices));
   exports.Set("listSoundServerDevices", Napi::Function::New(env, ListSoundServerDevices));
   exports.Set("openStreamCount", Napi::Function::New(env, OpenStreamCount));
-  exports.Set("portAudioVersion", Napi::String::New(env, Pa_GetVersionText()));
+  {
+    std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
+    exports.Set("portAudioVersion", Napi::String::New(env, Pa_GetVersionText()));
+  }
   return exports;
 }
 

@@ -14,6 +14,7 @@ import {
   InvalidOptionError,
   MediaDevicesError,
 } from './errors.js';
+import { emitIsolated } from './listener_isolation.js';
 
 /** Lowest and highest sample rates (Hz) a stream accepts before asking the device. */
 export const MIN_SAMPLE_RATE = 8000;
@@ -84,7 +85,10 @@ export interface TimedAudio {
 /** Counters of a running stream; all count since the stream was opened. */
 export type DeviceStreamStats = NativeStreamCounters;
 
-/** Events of a {@link DeviceStream}. */
+/**
+ * Events of a {@link DeviceStream}. A listener that throws is reported as an `uncaughtException` (the process ends
+ * as with any uncaught exception unless it handles that); the other listeners and the stream go on.
+ */
 export interface DeviceStreamEvents {
   /** Captured audio is ready (emitted only while there is a listener; otherwise call {@link DeviceStream.readInput}). */
   input: [audio: TimedAudio];
@@ -148,6 +152,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   /** The output device, if any. */
   readonly outputDevice?: AudioDevice;
 
+  private readonly captureRendered: boolean;
   private native: NativeAudioStream | undefined;
   private finalStats: DeviceStreamStats | undefined;
 
@@ -179,6 +184,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     const inputEntry = input && DeviceStream.pick(catalog, input, 'audioinput');
     const outputEntry = output && DeviceStream.pick(catalog, output, 'audiooutput');
     this.sampleRate = sampleRate;
+    this.captureRendered = (options.captureRendered ?? false) && output !== undefined;
     this.inputChannels = input?.channels ?? 0;
     this.outputChannels = output?.channels ?? 0;
     if (inputEntry) this.inputDevice = inputEntry.device;
@@ -192,7 +198,9 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
         captureRendered: options.captureRendered ?? false,
         realtimeScheduling: options.realtimeScheduling ?? true,
         env: { ...inputEntry?.target.env, ...outputEntry?.target.env },
-        onWake: () => this.onWake(),
+        // Held weakly by the native stream while stopped: a stream dropped unclosed is collected and closed.
+        onWake: DeviceStream.wake,
+        owner: this,
         ...(inputEntry && input
           ? {
               inputDevice: inputEntry.target.portAudioIndex,
@@ -290,14 +298,18 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     return this.native;
   }
 
+  private static wake(this: DeviceStream): void {
+    this.onWake();
+  }
+
   private onWake(): void {
     if (this.inputChannels > 0 && this.listenerCount('input') > 0) {
       const audio = this.readInput();
-      if (audio) this.emit('input', audio);
+      if (audio) emitIsolated(this, 'input', audio);
     }
     if (this.outputChannels > 0) {
       this.flushRendered();
-      this.emit('writable');
+      emitIsolated(this, 'writable');
     }
   }
 
@@ -309,7 +321,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   flushRendered(): void {
     if (!this.native || this.outputChannels === 0 || this.listenerCount('rendered') === 0) return;
     const audio = this.readRendered();
-    if (audio) this.emit('rendered', audio);
+    if (audio) emitIsolated(this, 'rendered', audio);
   }
 
   /** Starts the device callbacks. Starting a started stream does nothing. */
@@ -350,20 +362,36 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
 
   /** Drains the captured audio waiting in the input ring; null when there is none. */
   readInput(): TimedAudio | null {
-    return toTimedAudio(this.open.readInput(), this.inputChannels);
+    const stream = this.open;
+    if (this.inputChannels === 0) throw new MediaDevicesError('the stream has no input');
+    return toTimedAudio(stream.readInput(), this.inputChannels);
   }
 
   /** Drains what the output has played since the last call (needs `captureRendered`); null when there is none. */
   readRendered(): TimedAudio | null {
-    return toTimedAudio(this.open.readRendered(), this.outputChannels);
+    const stream = this.open;
+    if (!this.captureRendered) {
+      throw new MediaDevicesError('the stream was not opened with captureRendered');
+    }
+    return toTimedAudio(stream.readRendered(), this.outputChannels);
   }
 
   /**
    * Queues interleaved samples for playback.
    * @returns how many samples per channel fit in the output ring (the rest were not taken).
+   * @throws InvalidOptionError for anything but an Int16Array of whole frames; MediaDevicesError once closed.
    */
   write(samples: Int16Array): number {
-    return this.open.write(samples);
+    const stream = this.open;
+    if (this.outputChannels === 0) throw new MediaDevicesError('the stream has no output');
+    if (!(samples instanceof Int16Array) || samples.length % this.outputChannels !== 0) {
+      throw new InvalidOptionError(
+        'samples',
+        samples,
+        `an Int16Array of whole frames (${this.outputChannels} samples each)`,
+      );
+    }
+    return stream.write(samples);
   }
 
   /** Samples per channel queued in the output ring, not yet handed to the device. */

@@ -120,6 +120,13 @@ export class InvalidOptionError extends MediaDevicesError {
   }
 }
 
+/**
+ * A MediaDevices already has the one object of this kind it allows open: one input capture with audio processing
+ * (one echo canceller serves one microphone), one output player (the echo canceller takes one far end). Close it
+ * first, or use another MediaDevices.
+ */
+export class AlreadyOpenError extends MediaDevicesError {}
+
 /** A device asked for something it cannot do: more channels than it has, input from an output-only device. */
 export class DeviceCapabilityError extends MediaDevicesError {}
 

@@ -5,9 +5,11 @@ import type { AudioDevice } from './audio_device.js';
 import { mapChannels } from './channel_mapping.js';
 import type { DelayEstimator } from './delay_estimator.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
+import { DeferredEvents } from './deferred_events.js';
 import { AudioBackendError, MediaDevicesError } from './errors.js';
 import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
+import { emitIsolated, reportUncaught } from './listener_isolation.js';
 import type { SharedAudioProcessing } from './shared_audio_processing.js';
 
 /** Counters of an {@link InputCapture}, all since it opened. */
@@ -54,11 +56,15 @@ export interface InputCaptureWarning {
   cause?: unknown;
 }
 
-/** Events of an {@link InputCapture}. */
+/**
+ * Events of an {@link InputCapture}. They fire between blocks of device audio, so a listener may close the capture.
+ * A listener that throws is reported as an `uncaughtException` (the process ends as with any uncaught exception
+ * unless it handles that); the capture and the other listeners go on.
+ */
 export interface InputCaptureEvents {
   /**
    * A fatal fault (the device went away, the AudioSource refused a frame): the capture is already closed.
-   * As with any Node EventEmitter, an `error` without a listener is thrown.
+   * An `error` without a listener is reported as an `uncaughtException`.
    */
   error: [error: Error];
   /** The queue was full: the oldest frames were dropped so latency stays bounded. */
@@ -115,6 +121,7 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
   private wakePump: (() => void) | undefined;
   private readonly pumpDone: Promise<void>;
   private readonly watchdog: DeviceWatchdog;
+  private readonly deferred = new DeferredEvents();
   private expectedPosition = 0;
   private closing: Promise<void> | undefined;
   private readonly counters: InputCaptureStats = {
@@ -142,7 +149,9 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
     this.queueCapacity = parts.queueCapacity;
     this.inputChannelIndex = parts.inputChannelIndex;
     this.slicer = new FrameSlicer(parts.sampleRate / 100, parts.numChannels, parts.sampleRate);
-    this.stream.on('input', (audio) => this.onDeviceAudio(audio));
+    // Started first: when the device refuses, nothing else has been set up (MediaDevices releases the parts).
+    this.stream.start();
+    this.stream.on('input', (audio) => this.deferred.run(() => this.onDeviceAudio(audio)));
     this.pumpDone = this.pump();
     this.watchdog = new DeviceWatchdog(
       this.stream,
@@ -154,7 +163,6 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
           ),
         ),
     );
-    this.stream.start();
   }
 
   /** Counters since the capture opened. */
@@ -236,7 +244,9 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
       const dropped = this.queue.length - this.queueCapacity;
       this.queue.splice(0, dropped);
       this.counters.framesDropped += dropped;
-      this.emit('overflow', { dropped, queueCapacity: this.queueCapacity });
+      this.deferred.emit(() =>
+        emitIsolated(this, 'overflow', { dropped, queueCapacity: this.queueCapacity }),
+      );
     }
     this.wakePump?.();
   }
@@ -250,7 +260,12 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
         continue;
       }
       if (this.listenerCount('frame') > 0) {
-        this.emit('frame', next.frame, { adcTime: next.adcTime, capturedAt: this.stream.time() });
+        emitIsolated(this, 'frame', next.frame, {
+          adcTime: next.adcTime,
+          capturedAt: this.stream.time(),
+        });
+        // A listener closed the capture: the frame goes nowhere.
+        if (this.closing) return;
       }
       try {
         await this.source.captureFrame(next.frame);
@@ -264,11 +279,15 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
   }
 
   private warn(code: InputCaptureWarning['code'], message: string, cause?: unknown): void {
-    this.emit('warning', { code, message, ...(cause === undefined ? {} : { cause }) });
+    this.deferred.emit(() =>
+      emitIsolated(this, 'warning', { code, message, ...(cause === undefined ? {} : { cause }) }),
+    );
   }
 
   private fail(error: Error): void {
-    void this.aclose().finally(() => this.emit('error', error));
+    void this.aclose()
+      .catch(reportUncaught)
+      .finally(() => emitIsolated(this, 'error', error));
   }
 
   /** Stops capture and closes the device stream, the AudioSource and the processing module. Safe to call twice. */

@@ -11,6 +11,8 @@ import {
 import { DeviceChangeWatcher } from './device_change_watcher.js';
 import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './errors.js';
 import { InputCapture } from './input_capture.js';
+import { emitIsolated, reportUncaught } from './listener_isolation.js';
+import { openAllOrNothing } from './open_all_or_nothing.js';
 import { OutputPlayer } from './output_player.js';
 import { SharedAudioProcessing } from './shared_audio_processing.js';
 
@@ -99,14 +101,20 @@ function checkRate(option: string, rate: number): number {
   return rate;
 }
 
-/** Events of {@link MediaDevices}. */
+/**
+ * Events of {@link MediaDevices}. A listener that throws is reported as an `uncaughtException` (the process ends as
+ * with any uncaught exception unless it handles that); watching and the other listeners go on.
+ */
 export interface MediaDevicesEvents {
   /**
    * A device came or went, or another device became the default (as the browser's `devicechange`). Noticed within
    * about a second, while there is a listener; read the lists again to see what changed.
    */
   devicechange: [];
-  /** Reading the device list for `devicechange` failed; watching goes on. Thrown when nobody listens. */
+  /**
+   * Reading the device list for `devicechange` failed; watching goes on. Reported as an `uncaughtException` when
+   * nobody listens.
+   */
   error: [error: Error];
 }
 
@@ -131,8 +139,9 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
 
   private readonly processing = new SharedAudioProcessing();
   private readonly watcher = new DeviceChangeWatcher(
-    () => this.emit('devicechange'),
-    (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
+    () => emitIsolated(this, 'devicechange'),
+    (error) =>
+      emitIsolated(this, 'error', error instanceof Error ? error : new Error(String(error))),
   );
 
   /** @throws InvalidOptionError for a sample rate, channel count or blocksize out of range. */
@@ -207,8 +216,10 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
    * Opens a microphone and starts capturing into an rtc-node `AudioSource`, in exact 10 ms frames at
    * `inputSampleRate`, processed by a WebRTC audio processing module when any processing option is on.
    * Echo cancellation works against the {@link OutputPlayer} of this MediaDevices, opened before or after.
+   * All or nothing: when it throws, whatever it had taken (the device stream, the echo canceller, the resampler,
+   * the AudioSource) is released again, and nothing of it emits later.
    * @throws InvalidOptionError, DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError,
-   *   AudioBackendError; MediaDevicesError when an input with processing is already open on this MediaDevices.
+   *   AudioBackendError; AlreadyOpenError when an input with processing is already open on this MediaDevices.
    */
   openInput(options: OpenInputOptions = {}): InputCapture {
     const {
@@ -249,59 +260,73 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
     const ownLayout = Math.min(max, Math.max(this.numChannels, 2));
     const channels =
       inputChannelIndex !== undefined ? Math.max(inputChannelIndex + 1, ownLayout) : ownLayout;
-    const stream = this.openStream(
-      catalog,
-      entry,
-      options.deviceSampleRate,
-      this.inputSampleRate,
-      (sampleRate) => ({
-        input: { device: entry.device.index, channels, latencyMs: this.latencyMs },
-        sampleRate,
-        framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
-      }),
-    );
     const wantsProcessing = enableAec || noiseSuppression || highPassFilter || autoGainControl;
-    let apm;
-    try {
-      apm = wantsProcessing
-        ? this.processing.acquire({
-            echoCancellation: enableAec,
-            noiseSuppression,
-            highPassFilter,
-            autoGainControl,
-          })
+    if (wantsProcessing) this.processing.checkCaptureFree();
+    // All or nothing: every part taken is released again when a later one fails.
+    return openAllOrNothing((take) => {
+      const stream = take(
+        this.openStream(
+          catalog,
+          entry,
+          options.deviceSampleRate,
+          this.inputSampleRate,
+          (sampleRate) => ({
+            input: { device: entry.device.index, channels, latencyMs: this.latencyMs },
+            sampleRate,
+            framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+          }),
+        ),
+        (s) => s.close(),
+      );
+      const apm = wantsProcessing
+        ? take(
+            this.processing.acquire({
+              echoCancellation: enableAec,
+              noiseSuppression,
+              highPassFilter,
+              autoGainControl,
+            }),
+            (m) => this.processing.release(m),
+          )
         : undefined;
-    } catch (error) {
-      stream.close();
-      throw error;
-    }
-    const resampler =
-      stream.sampleRate === this.inputSampleRate
-        ? undefined
-        : new AudioResampler(
-            stream.sampleRate,
-            this.inputSampleRate,
-            this.numChannels,
-            AudioResamplerQuality.HIGH,
-          );
-    return new InputCapture({
-      stream,
-      source: new AudioSource(this.inputSampleRate, this.numChannels, SOURCE_QUEUE_MS),
-      processing: this.processing,
-      apm,
-      resampler,
-      sampleRate: this.inputSampleRate,
-      numChannels: this.numChannels,
-      queueCapacity,
-      inputChannelIndex,
+      const resampler =
+        stream.sampleRate === this.inputSampleRate
+          ? undefined
+          : take(
+              new AudioResampler(
+                stream.sampleRate,
+                this.inputSampleRate,
+                this.numChannels,
+                AudioResamplerQuality.HIGH,
+              ),
+              (r) => r.close(),
+            );
+      const source = take(
+        new AudioSource(this.inputSampleRate, this.numChannels, SOURCE_QUEUE_MS),
+        (s) => void s.close().catch(reportUncaught),
+      );
+      // Starts the device last: when it refuses, the capture has set nothing else up.
+      return new InputCapture({
+        stream,
+        source,
+        processing: this.processing,
+        apm,
+        resampler,
+        sampleRate: this.inputSampleRate,
+        numChannels: this.numChannels,
+        queueCapacity,
+        inputChannelIndex,
+      });
     });
   }
 
   /**
    * Opens a speaker for playing tracks and streams ({@link OutputPlayer.addTrack}, {@link OutputPlayer.addStream};
    * then {@link OutputPlayer.start}). What it plays feeds the echo canceller of this MediaDevices' input capture,
-   * whether that is opened before or after.
-   * @throws InvalidOptionError, DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError, AudioBackendError
+   * whether that is opened before or after. One player per MediaDevices: the echo canceller takes one far end, so
+   * mix every source through it. All or nothing, as {@link openInput}.
+   * @throws InvalidOptionError, DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError,
+   *   AudioBackendError; AlreadyOpenError when this MediaDevices already has an output player open.
    */
   openOutput(options: OpenOutputOptions = {}): OutputPlayer {
     const blockMs = (this.blocksize * 1000) / this.inputSampleRate;
@@ -322,26 +347,32 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
     }
     const catalog = DeviceCatalog.read();
     const entry = this.pick(catalog, options.outputDevice, 'audiooutput');
-    const stream = DeviceStream.openWith(
-      {
-        output: {
-          device: entry.device.index,
-          channels: this.numChannels,
-          latencyMs: this.latencyMs,
-        },
+    this.processing.checkRendererFree();
+    return openAllOrNothing((take) => {
+      const stream = take(
+        DeviceStream.openWith(
+          {
+            output: {
+              device: entry.device.index,
+              channels: this.numChannels,
+              latencyMs: this.latencyMs,
+            },
+            sampleRate: this.outputSampleRate,
+            framesPerBuffer: this.framesPerBuffer(this.outputSampleRate, this.inputSampleRate),
+            captureRendered: true,
+          },
+          catalog,
+        ),
+        (s) => s.close(),
+      );
+      return new OutputPlayer({
+        stream,
+        processing: this.processing,
         sampleRate: this.outputSampleRate,
-        framesPerBuffer: this.framesPerBuffer(this.outputSampleRate, this.inputSampleRate),
-        captureRendered: true,
-      },
-      catalog,
-    );
-    return new OutputPlayer({
-      stream,
-      processing: this.processing,
-      sampleRate: this.outputSampleRate,
-      numChannels: this.numChannels,
-      latencyCapMs,
-      bufferMs,
+        numChannels: this.numChannels,
+        latencyCapMs,
+        bufferMs,
+      });
     });
   }
 

@@ -1,10 +1,12 @@
-import { AudioFrame, AudioStream, type Track } from '@livekit/rtc-node';
+import { AudioFrame, AudioStream, Track, TrackKind } from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
 import type { AudioDevice } from './audio_device.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
-import { AudioBackendError, MediaDevicesError } from './errors.js';
+import { DeferredEvents } from './deferred_events.js';
+import { AudioBackendError, InvalidOptionError, MediaDevicesError } from './errors.js';
 import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
+import { emitIsolated, reportUncaught } from './listener_isolation.js';
 import {
   emptyPlaybackSourceStats,
   PlaybackSource,
@@ -72,9 +74,16 @@ export interface OutputOverflow {
   backlogMs: number;
 }
 
-/** Events of an {@link OutputPlayer}. */
+/**
+ * Events of an {@link OutputPlayer}. They fire outside the mix, so a listener may close the player or add and remove
+ * sources. A listener that throws is reported as an `uncaughtException` (the process ends as with any uncaught
+ * exception unless it handles that); playback and the other listeners go on.
+ */
 export interface OutputPlayerEvents {
-  /** A fatal fault (the device went away): the player is already closed. Thrown when nobody listens. */
+  /**
+   * A fatal fault (the device went away): the player is already closed. Reported as an `uncaughtException` when
+   * nobody listens.
+   */
   error: [error: Error];
   /** A fault the player survived; counted in {@link OutputPlayerStats} as well. */
   warning: [warning: OutputPlayerWarning];
@@ -85,6 +94,11 @@ export interface OutputPlayerEvents {
    * it is heard within the device's output latency. Not fired for streams removed, or cut short by closing.
    */
   streamEnded: [stream: AsyncIterable<AudioFrame>];
+  /**
+   * A track added with {@link OutputPlayer.addTrack} ended (unpublished, its participant gone): it has left the mix,
+   * and the device has taken its last audio. Not fired for tracks removed, or cut short by closing.
+   */
+  trackEnded: [track: Track];
 }
 
 /** @internal What MediaDevices.openOutput hands to an OutputPlayer. */
@@ -135,9 +149,11 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   // Samples per channel written to the device ring since the player opened.
   private writtenFrames = 0;
   // Streams that ended, and the ring position their last sample reaches the device at.
-  private readonly endedStreams: { frames: AsyncIterable<AudioFrame>; playedAt: number }[] = [];
-  private mixing = false;
-  private readonly heldEvents: (() => void)[] = [];
+  private readonly endedStreams: {
+    frames: AsyncIterable<AudioFrame> | Track;
+    playedAt: number;
+  }[] = [];
+  private readonly deferred = new DeferredEvents();
   private closing: Promise<void> | undefined;
   private readonly counters = {
     renderedFrames: 0,
@@ -161,7 +177,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.block = new Int16Array(this.blockFrames * parts.numChannels);
     this.renderSlicer = new FrameSlicer(this.blockFrames, parts.numChannels, parts.sampleRate);
     this.stream.on('writable', () => this.fill());
-    this.stream.on('rendered', (audio) => this.onRendered(audio));
+    this.stream.on('rendered', (audio) => this.deferred.run(() => this.onRendered(audio)));
     this.processing.attachRenderer(this.flushRendered);
     this.watchdog = new DeviceWatchdog(
       this.stream,
@@ -170,7 +186,9 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
         const error = new AudioBackendError(
           `the output device ${this.device.id} stopped playing (lost or failed)`,
         );
-        void this.aclose().finally(() => this.emit('error', error));
+        void this.aclose()
+          .catch(reportUncaught)
+          .finally(() => emitIsolated(this, 'error', error));
       },
     );
   }
@@ -178,10 +196,14 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /**
    * Plays a track (typically a remote participant's): its audio is received at the player's rate and channels and
    * kept under the latency cap. Call {@link start} to hear it.
-   * @throws MediaDevicesError if the track was already added or the player is closed.
+   * @throws InvalidOptionError for anything but an audio track; MediaDevicesError if the track was already added
+   *   or the player is closed.
    */
   async addTrack(track: Track): Promise<void> {
     this.checkOpen();
+    if (!(track instanceof Track) || track.kind !== TrackKind.KIND_AUDIO) {
+      throw new InvalidOptionError('track', track, 'an audio track');
+    }
     if (this.tracks.has(track))
       throw new MediaDevicesError(`track ${track.sid} is already playing`);
     const audioStream = new AudioStream(track, {
@@ -193,6 +215,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   /** Stops playing a track and closes its AudioStream. Unknown tracks are ignored. */
   async removeTrack(track: Track): Promise<void> {
+    const ended = this.endedStreams.findIndex((e) => e.frames === track);
+    if (ended >= 0) this.endedStreams.splice(ended, 1);
     const source = this.tracks.get(track);
     if (!source) return;
     this.tracks.delete(track);
@@ -276,15 +300,17 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
       trimToFrames: this.targetBufferedFrames,
       onError: (error) => {
         this.counters.sourceErrors++;
-        this.emit('warning', {
-          code: 'source-failed',
-          message: `${what} failed and was removed`,
-          cause: error,
-        });
+        this.deferred.emit(() =>
+          emitIsolated(this, 'warning', {
+            code: 'source-failed',
+            message: `${what} failed and was removed`,
+            cause: error,
+          }),
+        );
       },
       onDrop: (droppedFrames) =>
-        this.emitAfterMixing(() =>
-          this.emit('overflow', {
+        this.deferred.emit(() =>
+          emitIsolated(this, 'overflow', {
             source: what,
             droppedFrames,
             latencyCapMs: this.latencyCapMs,
@@ -304,39 +330,18 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** Mixes 10 ms blocks into the device ring until it holds the target. */
   private fill(): void {
     if (this.closing) return;
-    this.mixing = true;
-    try {
+    // Listeners run once the mix is consistent: one may close the player, or add and remove sources.
+    this.deferred.run(() => {
       this.announcePlayedStreams();
       this.mixAhead();
-    } finally {
-      this.mixing = false;
-      // Listeners run once the mix is consistent: one may close the player, or add and remove sources.
-      for (const emit of this.heldEvents.splice(0)) emit();
-    }
-  }
-
-  /**
-   * Emits now, or once the running mix is done: a listener that closed the player in the middle of a mix would
-   * leave the mix writing to a closed device.
-   */
-  private emitAfterMixing(emit: () => void): void {
-    if (this.mixing) this.heldEvents.push(emit);
-    else emit();
+    });
   }
 
   private mixAhead(): void {
     while (this.stream.outputBufferedFrames + this.blockFrames <= this.targetBufferedFrames) {
       this.mix.fill(0);
-      for (const source of this.tracks.values()) source.mixInto(this.mix, this.blockFrames);
-      for (const [frames, source] of this.streams) {
-        source.mixInto(this.mix, this.blockFrames);
-        if (source.finished) {
-          this.streams.delete(frames);
-          // Its last audio is in this block: announced once the device has taken the block.
-          this.endedStreams.push({ frames, playedAt: this.writtenFrames + this.blockFrames });
-          void this.retire(source);
-        }
-      }
+      this.mixSources(this.tracks);
+      this.mixSources(this.streams);
       for (let i = 0; i < this.mix.length; i++) {
         const v = this.mix[i]!;
         this.block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
@@ -345,12 +350,31 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     }
   }
 
+  /** Mixes one block of each source into the mix; a source that has ended leaves. */
+  private mixSources<K extends AsyncIterable<AudioFrame> | Track>(
+    sources: Map<K, PlaybackSource>,
+  ): void {
+    for (const [key, source] of sources) {
+      source.mixInto(this.mix, this.blockFrames);
+      if (source.finished) {
+        sources.delete(key);
+        // Its last audio is in this block: announced once the device has taken the block.
+        this.endedStreams.push({ frames: key, playedAt: this.writtenFrames + this.blockFrames });
+        void this.retire(source);
+      }
+    }
+  }
+
   /** Fires `streamEnded` for ended streams whose last block the device has taken from the ring. */
   private announcePlayedStreams(): void {
     const taken = this.writtenFrames - this.stream.outputBufferedFrames;
     while (this.endedStreams.length > 0 && this.endedStreams[0]!.playedAt <= taken) {
       const { frames } = this.endedStreams.shift()!;
-      this.emitAfterMixing(() => this.emit('streamEnded', frames));
+      this.deferred.emit(() =>
+        frames instanceof Track
+          ? emitIsolated(this, 'trackEnded', frames)
+          : emitIsolated(this, 'streamEnded', frames),
+      );
     }
   }
 
@@ -373,11 +397,13 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
             this.counters.reverseFrames++;
           } catch (error) {
             this.counters.processingErrors++;
-            this.emit('warning', {
-              code: 'processing-failed',
-              message: 'the echo canceller failed on a frame',
-              cause: error,
-            });
+            this.deferred.emit(() =>
+              emitIsolated(this, 'warning', {
+                code: 'processing-failed',
+                message: 'the echo canceller failed on a frame',
+                cause: error,
+              }),
+            );
           }
         },
       );

@@ -1,6 +1,6 @@
 import { AudioProcessingModule, type ApmFrame, type AudioProcessingOptions } from './apm.js';
 import { DelayEstimator } from './delay_estimator.js';
-import { MediaDevicesError } from './errors.js';
+import { AlreadyOpenError } from './errors.js';
 
 /**
  * @internal
@@ -12,7 +12,7 @@ export class SharedAudioProcessing {
   /** Combines render (DAC) and capture (ADC) timestamps into the stream delay. */
   readonly delayEstimator = new DelayEstimator();
   private module: AudioProcessingModule | undefined;
-  private readonly renderFlushes = new Set<() => void>();
+  private renderFlush: (() => void) | undefined;
 
   /** The module, while an input capture with processing is open. */
   get apm(): AudioProcessingModule | undefined {
@@ -20,17 +20,24 @@ export class SharedAudioProcessing {
   }
 
   /**
-   * Creates the module for an input capture.
-   * @throws MediaDevicesError when another input capture of the same MediaDevices already processes audio: one
-   *   echo canceller serves one microphone.
+   * @throws AlreadyOpenError when an input capture of the same MediaDevices already processes audio: one echo
+   *   canceller serves one microphone.
    */
-  acquire(options: AudioProcessingOptions): AudioProcessingModule {
+  checkCaptureFree(): void {
     if (this.module) {
-      throw new MediaDevicesError(
+      throw new AlreadyOpenError(
         'this MediaDevices already has an input capture with audio processing open; close it first ' +
           '(one echo canceller serves one microphone)',
       );
     }
+  }
+
+  /**
+   * Creates the module for an input capture.
+   * @throws AlreadyOpenError as {@link checkCaptureFree}.
+   */
+  acquire(options: AudioProcessingOptions): AudioProcessingModule {
+    this.checkCaptureFree();
     this.module = new AudioProcessingModule(options);
     return this.module;
   }
@@ -43,16 +50,30 @@ export class SharedAudioProcessing {
   }
 
   /**
-   * Registers an output player's way to hand over, at once, what its device has played so far. Every open player
-   * feeds the reverse stream.
+   * @throws AlreadyOpenError when an output player of the same MediaDevices is open: the echo canceller takes one
+   *   far end, and two players would each feed it their own audio on their own DAC clock.
    */
-  attachRenderer(flush: () => void): void {
-    this.renderFlushes.add(flush);
+  checkRendererFree(): void {
+    if (this.renderFlush) {
+      throw new AlreadyOpenError(
+        'this MediaDevices already has an output player open; close it first, or play every source through ' +
+          'it (the echo canceller takes one far end)',
+      );
+    }
   }
 
-  /** Forgets a player's flush (when it closes). */
+  /**
+   * Registers the output player's way to hand over, at once, what its device has played so far.
+   * @throws AlreadyOpenError as {@link checkRendererFree}.
+   */
+  attachRenderer(flush: () => void): void {
+    this.checkRendererFree();
+    this.renderFlush = flush;
+  }
+
+  /** Forgets the player's flush (when it closes). */
   detachRenderer(flush: () => void): void {
-    this.renderFlushes.delete(flush);
+    if (this.renderFlush === flush) this.renderFlush = undefined;
   }
 
   /**
@@ -62,7 +83,7 @@ export class SharedAudioProcessing {
    */
   catchUpRender(): void {
     if (!this.module) return;
-    for (const flush of this.renderFlushes) flush();
+    this.renderFlush?.();
   }
 
   /**

@@ -59,7 +59,9 @@ export interface NativeStreamOptions {
   captureRendered?: boolean;
   realtimeScheduling?: boolean;
   env?: Record<string, string>;
-  onWake: () => void;
+  /** Called with `this` = owner after device callbacks. The owner is held weakly while the stream is stopped. */
+  onWake: (this: never) => void;
+  owner: object;
 }
 
 /** @internal Samples drained from a ring, with 6 numbers of timing per block (see BLOCK_FIELDS). */
