@@ -25,10 +25,12 @@
  *   processing errors, and the capture latency p50/p99/max (ADC time of a frame's first sample -> its captureFrame
  *   call, device clock, from the `frame` event; includes the frame's own 10 ms);
  * - `player`: the live track's samples dropped at the latency cap, corrected (spare backlog dropped), starved
- *   (silence mixed in for a source with nothing ready), reverse frames fed to the echo canceller, errors, restarts of
- *   the pulled stream;
+ *   (silence mixed in for a source with nothing ready), reverse frames fed to the echo canceller, errors, 10 ms
+ *   frames fed into the live track (fewer than 100 a second: its feeder, on this event loop, fell behind), restarts
+ *   of the pulled stream;
  * - `queuedOutputMs`: the player's ring (`player.bufferedFrames`), and `liveBacklogMs`: the live track's own
- *   backlog, each sampled right after every mix, max and mean, against `latencyCapMs`;
+ *   backlog (what it delivered that waits to be mixed), each sampled right after every wake-up that mixed, max and
+ *   mean, against `latencyCapMs`;
  * - `memoryMB` (RSS, V8 heap used) at the window's end; `eventLoopDelayMs` p99/max (perf_hooks, 1 ms resolution);
  *   `cpuPercent` of one core used by this process and by the load process.
  * Then totals over all windows, what happened in the start-up second before the first window (`startup`), and a
@@ -190,6 +192,10 @@ const trackSourceOf = (player: OutputPlayer, track: LoopedTrack) =>
     track.track,
   );
 
+/** Samples per channel the player has mixed into its ring since it opened (private), to tell when it mixed. */
+const writtenFramesOf = (player: OutputPlayer) =>
+  (player as unknown as { writtenFrames: number }).writtenFrames;
+
 /** Every cumulative counter the run reports, read at one moment. */
 interface Snapshot {
   at: number;
@@ -198,6 +204,7 @@ interface Snapshot {
   capture: InputCaptureStats;
   player: OutputPlayerStats;
   published: number;
+  liveFed: number;
   pulledRestarts: number;
   cpuMicros: number;
   loadCpuSeconds: number | undefined;
@@ -237,6 +244,7 @@ function difference(a: Snapshot, b: Snapshot, blockMs: number) {
     reverseFrames: ply('reverseFrames'),
     processingErrors: ply('processingErrors'),
     sourceErrors: ply('sourceErrors'),
+    liveTrackFramesFed: b.liveFed - a.liveFed,
     pulledStreamRestarts: b.pulledRestarts - a.pulledRestarts,
   };
   const loadSeconds =
@@ -347,8 +355,15 @@ try {
   let liveBacklog = new MaxMean();
   live = new LoopedTrack('soak-far-live', farLive);
   const liveTrack = live;
-  // Registered after the player's own listener, so it runs right after each mix.
+  // Sampled at the wake-ups that mixed: the player's own 'writable' listener mixes, and these run before and after
+  // it. (A wake-up finding the ring still full mixes nothing, and the live backlog is trimmed only when it mixes.)
+  let writtenBefore = 0;
+  deviceStreamOf(player).prependListener(
+    'writable',
+    () => (writtenBefore = writtenFramesOf(playing)),
+  );
   deviceStreamOf(player).on('writable', () => {
+    if (writtenFramesOf(playing) === writtenBefore) return;
     const ringMs = playing.bufferedFrames / (RATE / 1000);
     queued.add(ringMs);
     maxQueuedMs = Math.max(maxQueuedMs, ringMs);
@@ -381,6 +396,7 @@ try {
     capture: capturing.stats,
     player: playing.stats,
     published: reader.frames,
+    liveFed: liveTrack.framesSent,
     pulledRestarts,
     cpuMicros: (() => {
       const u = process.cpuUsage();
