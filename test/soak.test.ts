@@ -9,18 +9,21 @@
  * - Losses that need a stall far beyond what one core of load causes: none at all. The capture queue holds 500 ms,
  *   the input and rendered rings 1 s: a dropped capture frame or a ring overrun means JavaScript (or rtc-node's
  *   captureFrame) was half a second or more behind, or the sound server stalled for over a second and then
- *   delivered it all at once. Seen on this shared VM only at load averages of 6-13 on 2 cores (other work besides
- *   the soak's own load), where the server also stalled for 2 s and the device watchdog closed the player: that
- *   run fails here, as it should, since nothing of the run is left to judge.
+ *   delivered it all at once. Seen on this shared VM only at load averages of 6-14 on 2 cores (other sessions'
+ *   builds and tests besides the soak's own load: event-loop stalls up to 1.7 s); there the server also stalled
+ *   for 2 s at times and the output watchdog closed the player, which fails this test too (nothing is left to
+ *   judge). A CI machine running only this test with its one core of load is far from that.
  * - The player's short losses: silence played on an output ring underrun, a live track's audio dropped at the
  *   latency cap, a source starved. They follow device stalls (the device stops taking audio while a live track
- *   keeps coming, then takes a burst) and event-loop stalls longer than the 20 ms mixed ahead, which a loaded
- *   machine has now and then. A mixer bug (mixing short, a wrong refill or trim rule) loses audio at every turn, a
- *   loaded machine in episodes: each is bounded at 1 % of the run (600 ms in a minute), which an episode or two
- *   keeps well under and a bug does not.
+ *   keeps coming, then takes a burst; on this shared VM at load averages of 7-14 the rig's sink rendered only
+ *   74-83 % of real time, and the player rightly dropped the live audio it could not play) and event-loop stalls
+ *   longer than the 20 ms mixed ahead (the live track's feeder runs on the same loop). A mixer bug (mixing short, a
+ *   wrong refill or trim rule) loses audio at every turn, a loaded machine in episodes: each kind is bounded at 2 %
+ *   of the run (1.2 s in a minute). One stall episode at a load average of 1-2 cost 300 ms; a bug that cuts or
+ *   starves a block in every ten costs 10 %.
  * - Memory: RSS may not grow 20 MB from the end of the first 15 s window to the end (the issue's bound; over the
  *   45 s after it, that catches a leak of 5 kB per 10 ms frame; a healthy run grows well under 1 MB).
- * - Queued output never above the latency cap (the player's ring and the live track's backlog after every mix):
+ * - Queued output never above the latency cap (the player's ring and the live track's backlog after each mix):
  *   the cap is the player's own rule, load or not.
  * - The capture keeps flowing: at least 95 % of the run's 10 ms frames captured and received by the subscriber of
  *   the published track, no processing or source errors, no fatal error.
@@ -34,7 +37,7 @@ const ROOT = join(import.meta.dirname, '..');
 const MINUTES = 1;
 const WINDOW_SECONDS = 15;
 /** Largest share of the run a loaded machine may cost in each kind of short player loss. */
-const PLAYER_LOSS_SHARE = 0.01;
+const PLAYER_LOSS_SHARE = 0.02;
 /** Least share of the run's 10 ms frames that must be captured and received. */
 const FLOWING_SHARE = 0.95;
 
