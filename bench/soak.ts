@@ -20,10 +20,13 @@
  *   or the sound server missed its deadline: the scheduler's doing, or the host's);
  * - `rings`: the lock-free rings between the audio thread and JavaScript: input overruns and the samples they lost,
  *   output underruns (the player's underruns: the device found the mix short) and the silence played, rendered-audio
- *   overruns (blocks the echo canceller never saw) - JavaScript starvation;
- * - `capture`: 10 ms frames published, frames the subscriber received, frames dropped from the capture queue,
- *   processing errors, and the capture latency p50/p99/max (ADC time of a frame's first sample -> its captureFrame
- *   call, device clock, from the `frame` event; includes the frame's own 10 ms);
+ *   overruns (blocks the echo canceller never saw) - JavaScript starvation, or a burst from a stalled sound server;
+ * - `capture`: 10 ms frames published, frames the subscriber received, frames dropped from the capture queue and
+ *   how many of them the device's bursts forced (`burstExcessFrames`: frames beyond the queue's capacity delivered
+ *   in one wake-up, as after a sound-server stall; `inputBurstMaxMs` is the largest burst), processing errors, and
+ *   the capture latency p50/p99/max (ADC time of a frame's first sample -> its captureFrame call, device clock, from
+ *   the `frame` event; includes the frame's own 10 ms), and `captureFrameResolveMs`: how long each
+ *   `source.captureFrame` call took to resolve (p50/p99/max; the capture has one call in flight at a time);
  * - `player`: the live track's samples dropped at the latency cap, corrected (spare backlog dropped), starved
  *   (silence mixed in for a source with nothing ready), reverse frames fed to the echo canceller, errors, 10 ms
  *   frames fed into the live track (fewer than 100 a second: its feeder, on this event loop, fell behind), restarts
@@ -204,6 +207,7 @@ interface Snapshot {
   capture: InputCaptureStats;
   player: OutputPlayerStats;
   published: number;
+  burstExcessFrames: number;
   liveFed: number;
   pulledRestarts: number;
   cpuMicros: number;
@@ -235,6 +239,7 @@ function difference(a: Snapshot, b: Snapshot, blockMs: number) {
     framesCaptured: cap('framesCaptured'),
     framesPublishedReceived: b.published - a.published,
     framesDropped: cap('framesDropped'),
+    burstExcessFrames: b.burstExcessFrames - a.burstExcessFrames,
     processingErrors: cap('processingErrors'),
   };
   const player = {
@@ -351,6 +356,30 @@ try {
   capture.on('frame', (_frame, timing) =>
     latencies.push((timing.capturedAt - timing.adcTime) * 1000),
   );
+  // The device's bursts: audio that reaches JavaScript in one wake-up (after the sound server stalled, it delivers
+  // what it held all at once). Frames of a burst beyond the queue's capacity are dropped by design, whatever
+  // JavaScript does; drops beyond those mean the queue was not drained in time.
+  let burstMaxMs = 0;
+  let burstExcessFrames = 0;
+  deviceStreamOf(capture).prependListener('input', (audio) => {
+    const frames = audio.samples.length / audio.channels;
+    const rate = deviceStreamOf(capturing).sampleRate;
+    burstMaxMs = Math.max(burstMaxMs, (frames / rate) * 1000);
+    burstExcessFrames += Math.max(0, Math.ceil(frames / (rate / 100)) - capturing.queueCapacity);
+  });
+  // How long each captureFrame call takes to resolve (rtc-node's round trip): the capture sends one frame at a time,
+  // so calls slower than 10 ms on average make its queue grow even while the event loop is on time.
+  let captureFrameMs: number[] = [];
+  const source = capture.source;
+  const captureFrame = source.captureFrame.bind(source);
+  source.captureFrame = async (frame: AudioFrame) => {
+    const start = performance.now();
+    try {
+      await captureFrame(frame);
+    } finally {
+      captureFrameMs.push(performance.now() - start);
+    }
+  };
   let queued = new MaxMean();
   let liveBacklog = new MaxMean();
   live = new LoopedTrack('soak-far-live', farLive);
@@ -396,6 +425,7 @@ try {
     capture: capturing.stats,
     player: playing.stats,
     published: reader.frames,
+    burstExcessFrames,
     liveFed: liveTrack.framesSent,
     pulledRestarts,
     cpuMicros: (() => {
@@ -414,6 +444,8 @@ try {
     outputMs: round(deviceStreamOf(player).latency.outputMs, 1),
   };
   latencies = [];
+  captureFrameMs = [];
+  burstMaxMs = 0;
   queued = new MaxMean();
   liveBacklog = new MaxMean();
   maxQueuedMs = -Infinity;
@@ -435,6 +467,8 @@ try {
       endSeconds: round((now.at - first.at) / 1000, 1),
       ...difference(previous, now, blockMs),
       captureLatencyMs: quantiles(latencies),
+      captureFrameResolveMs: quantiles(captureFrameMs),
+      inputBurstMaxMs: round(burstMaxMs, 1),
       queuedOutputMs: queued.summary(),
       liveBacklogMs: liveBacklog.summary(),
       memoryMB: { rss: mb(memory.rss), heapUsed: mb(memory.heapUsed) },
@@ -455,6 +489,8 @@ try {
     );
     previous = now;
     latencies = [];
+    captureFrameMs = [];
+    burstMaxMs = 0;
     queued = new MaxMean();
     liveBacklog = new MaxMean();
     eventLoop.reset();

@@ -6,13 +6,16 @@
  * - Device xruns (PortAudio's input overflow / output underflow flags) are reported, not bounded. They say that the
  *   sound server or the audio thread missed a deadline: on a shared 2-core VM with one core spinning, that is the
  *   scheduler's doing, not the package's (its audio thread never waits on JavaScript).
- * - Losses that need a stall far beyond what one core of load causes: none at all. The capture queue holds 500 ms,
- *   the input and rendered rings 1 s: a dropped capture frame or a ring overrun means JavaScript (or rtc-node's
- *   captureFrame) was half a second or more behind, or the sound server stalled for over a second and then
- *   delivered it all at once. Seen on this shared VM only at load averages of 6-14 on 2 cores (other sessions'
- *   builds and tests besides the soak's own load: event-loop stalls up to 1.7 s); there the server also stalled
- *   for 2 s at times and the output watchdog closed the player, which fails this test too (nothing is left to
- *   judge). A CI machine running only this test with its one core of load is far from that.
+ * - Capture-queue drops beyond what the device forced: none. The queue holds 50 frames (500 ms) and the pump drains
+ *   it in well under a millisecond a frame; a burst of more than 500 ms in one wake-up (the sound server delivering
+ *   what it held after a stall) drops its excess by design, and the soak counts that excess (`burstExcessFrames`).
+ *   A drop beyond it means the queue was not drained in time: JavaScript or rtc-node's captureFrame was hundreds of
+ *   ms behind.
+ * - Input and rendered ring overruns: none. The rings hold 1 s; an overrun needs JavaScript or the sound server to
+ *   stall for over a second. Both bounds were broken on this shared VM only at load averages of 6-14 on 2 cores
+ *   (other sessions' builds and tests besides the soak's own load: event-loop stalls of 0.4-1.7 s, the server stalled
+ *   for 2 s at times and a device watchdog closed the capture or the player, which fails this test too). A CI
+ *   machine running only this test with its one core of load is far from that.
  * - The player's short losses: silence played on an output ring underrun, a live track's audio dropped at the
  *   latency cap, a source starved. They follow device stalls (the device stops taking audio while a live track
  *   keeps coming, then takes a burst; on this shared VM at load averages of 7-14 the rig's sink rendered only
@@ -84,8 +87,8 @@ it(
     expect(report.errors).toEqual([]);
     expect(report.windowsRun).toBe((MINUTES * 60) / WINDOW_SECONDS);
 
-    // JavaScript starvation: none.
-    expect(totals.capture.framesDropped).toBe(0);
+    // Losses that only long stalls cause: none beyond what the device's bursts force.
+    expect(totals.capture.framesDropped).toBeLessThanOrEqual(totals.capture.burstExcessFrames);
     expect(totals.rings.inputOverruns).toBe(0);
     expect(totals.rings.renderedOverruns).toBe(0);
 
