@@ -27,7 +27,8 @@
  *   the capture latency p50/p99/max (ADC time of a frame's first sample -> its captureFrame call, device clock, from
  *   the `frame` event; includes the frame's own 10 ms), and `captureFrameResolveMs`: how long each
  *   `source.captureFrame` call took to resolve (p50/p99/max; the capture has one call in flight at a time);
- * - `player`: the live track's samples dropped at the latency cap, corrected (spare backlog dropped), starved
+ * - `player`: audio the device played (ms, silence included: less than the window's length when the sound server
+ *   fell behind real time), the live track's audio dropped at the latency cap, corrected (spare backlog dropped), starved
  *   (silence mixed in for a source with nothing ready), reverse frames fed to the echo canceller, errors, 10 ms
  *   frames fed into the live track (fewer than 100 a second: its feeder, on this event loop, fell behind), restarts
  *   of the pulled stream;
@@ -243,6 +244,7 @@ function difference(a: Snapshot, b: Snapshot, blockMs: number) {
     processingErrors: cap('processingErrors'),
   };
   const player = {
+    renderedMs: round(ply('renderedFrames') / (RATE / 1000), 1),
     droppedMs: round(ply('droppedFrames') / (RATE / 1000), 1),
     correctedMs: round(ply('correctedFrames') / (RATE / 1000), 1),
     starvedMs: round(ply('starvedFrames') / (RATE / 1000), 1),

@@ -16,14 +16,16 @@
  *   (other sessions' builds and tests besides the soak's own load: event-loop stalls of 0.4-1.7 s, the server stalled
  *   for 2 s at times and a device watchdog closed the capture or the player, which fails this test too). A CI
  *   machine running only this test with its one core of load is far from that.
- * - The player's short losses: silence played on an output ring underrun, a live track's audio dropped at the
- *   latency cap, a source starved. They follow device stalls (the device stops taking audio while a live track
- *   keeps coming, then takes a burst; on this shared VM at load averages of 7-14 the rig's sink rendered only
- *   74-83 % of real time, and the player rightly dropped the live audio it could not play) and event-loop stalls
- *   longer than the 20 ms mixed ahead (the live track's feeder runs on the same loop). A mixer bug (mixing short, a
- *   wrong refill or trim rule) loses audio at every turn, a loaded machine in episodes: each kind is bounded at 2 %
- *   of the run (1.2 s in a minute). One stall episode at a load average of 1-2 cost 300 ms; a bug that cuts or
- *   starves a block in every ten costs 10 %.
+ * - The live track's audio dropped at the latency cap: no more than the device did not play. A live track comes in
+ *   real time; whatever the device does not take in real time (the rig's sink rendered only 87 % of real time at a
+ *   load average of 6.5, 74-83 % at 7-14) or fills with silence on an underrun must be dropped to keep latency under
+ *   the cap, and that is all the player may drop (plus a cap's worth at each end of the run, where the counters are
+ *   read a wake-up apart). Measured at load 6.5: 8920 ms dropped, 8840 ms not played.
+ * - The player's other short losses: silence played on an output ring underrun and a source starved. They follow
+ *   device stalls (the device stops taking audio, then takes a burst) and event-loop stalls longer than the 20 ms
+ *   mixed ahead. A mixer bug (mixing short, a wrong refill rule) loses audio at every turn, a loaded machine in
+ *   episodes: each is bounded at 2 % of the run (1.2 s in a minute). One stall episode at a load average of 1-2
+ *   cost 300 ms; a bug that starves a block in every ten costs 10 %. (At load 6.5 the silence was 2.03 %.)
  * - Memory: RSS may not grow 20 MB from the end of the first 15 s window to the end (the issue's bound; over the
  *   45 s after it, that catches a leak of 5 kB per 10 ms frame; a healthy run grows well under 1 MB).
  * - Queued output never above the latency cap (the player's ring and the live track's backlog after each mix):
@@ -39,7 +41,7 @@ import { rigChildEnv } from './support/rig.js';
 const ROOT = join(import.meta.dirname, '..');
 const MINUTES = 1;
 const WINDOW_SECONDS = 15;
-/** Largest share of the run a loaded machine may cost in each kind of short player loss. */
+/** Largest share of the run a loaded machine may cost in underrun silence and in starved sources. */
 const PLAYER_LOSS_SHARE = 0.02;
 /** Least share of the run's 10 ms frames that must be captured and received. */
 const FLOWING_SHARE = 0.95;
@@ -95,7 +97,9 @@ it(
     // Short player losses: episodes, not a rate.
     const runMs = totals.seconds * 1000;
     expect(totals.rings.outputSilenceMs).toBeLessThanOrEqual(PLAYER_LOSS_SHARE * runMs);
-    expect(totals.player.droppedMs).toBeLessThanOrEqual(PLAYER_LOSS_SHARE * runMs);
+    const notPlayedMs =
+      Math.max(0, runMs - totals.player.renderedMs) + totals.rings.outputSilenceMs;
+    expect(totals.player.droppedMs).toBeLessThanOrEqual(notPlayedMs + 2 * report.latencyCapMs);
     expect(totals.player.starvedMs).toBeLessThanOrEqual(PLAYER_LOSS_SHARE * runMs);
 
     // Memory and the latency cap.
