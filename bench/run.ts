@@ -20,6 +20,7 @@ const BENCHMARKS: Record<string, { file: string; args: string[] }> = {
   engine: { file: 'bench/engine.ts', args: [] },
   apm: { file: 'bench/apm.ts', args: [] },
   mediaDevices: { file: 'bench/media_devices.ts', args: [] },
+  soak: { file: 'bench/soak.ts', args: [] },
 };
 
 /** Runs one benchmark file; resolves with its parsed stdout, or with the reason it failed. */
