@@ -3,39 +3,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <optional>
 #include <string>
 
 #include "addon_state.h"
+#include "sound_server_pcm.h"
 
 #ifdef __linux__
 #include <pa_linux_alsa.h>
 #endif
 
 namespace {
-
-// Sets environment variables for the duration of a scope and restores them after: the ALSA `pulse` plugin reads
-// PULSE_SINK / PULSE_SOURCE when a stream is opened, which is how a sound-server device is chosen per stream.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::map<std::string, std::string>& vars) {
-    for (const auto& [key, value] : vars) {
-      const char* old = std::getenv(key.c_str());
-      saved_.emplace_back(key, old ? std::optional<std::string>(old) : std::nullopt);
-      setenv(key.c_str(), value.c_str(), 1);
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [key, old] : saved_) {
-      if (old) setenv(key.c_str(), old->c_str(), 1);
-      else unsetenv(key.c_str());
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 double NumberOr(const Napi::Object& o, const char* key, double fallback) {
   Napi::Value v = o.Get(key);
@@ -63,8 +40,11 @@ Napi::Function AudioStream::Define(Napi::Env env) {
 }
 
 // new AudioStream({ inputDevice, inputChannels, outputDevice, outputChannels, sampleRate, framesPerBuffer,
-//                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, env, onWake })
+//                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, onWake,
+//                   inputServerDevice, outputServerDevice })
 // Latencies are in seconds (PortAudio's unit); validation with friendly messages happens in TypeScript.
+// inputServerDevice / outputServerDevice name a sound-server source / sink, opened through the ALSA PCM that
+// inputDevice / outputDevice index (whose latencies then apply); see sound_server_pcm.h.
 AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
@@ -98,26 +78,41 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
   };
   if (inputChannels_ > 0) fill(in, "inputDevice", inputChannels_, "inputLatency");
   if (outputChannels_ > 0) fill(out, "outputDevice", outputChannels_, "outputLatency");
+  const PaDeviceIndex anyDevice = inputChannels_ > 0 ? in.device : out.device;
 
-  std::map<std::string, std::string> vars;
-  if (o.Get("env").IsObject()) {
-    Napi::Object e = o.Get("env").As<Napi::Object>();
-    Napi::Array keys = e.GetPropertyNames();
-    for (uint32_t i = 0; i < keys.Length(); i++) {
-      std::string key = keys.Get(i).ToString();
-      vars[key] = e.Get(key).ToString();
-    }
-  }
+  // A sound-server device: the same host API, the device named in the ALSA device string instead of the index.
+  std::string inString, outString;  // outlive Pa_OpenStream, which reads them
+#ifdef __linux__
+  PaAlsaStreamInfo inAlsa, outAlsa;
+#else
+  struct NoAlsa {
+  } inAlsa, outAlsa;
+#endif
+  auto toServerDevice = [&](PaStreamParameters& p, const char* key, std::string& deviceString,
+                            decltype(inAlsa)& alsa) {
+    Napi::Value name = o.Get(key);
+    if (name.IsUndefined()) return;
+    if (!name.IsString()) throw Napi::TypeError::New(env, std::string(key) + " must be a string");
+#ifdef __linux__
+    std::string error;
+    if (!SoundServerDeviceString(name.As<Napi::String>(), &deviceString, &error)) throw Napi::Error::New(env, error);
+    PaAlsa_InitializeStreamInfo(&alsa);
+    alsa.deviceString = deviceString.c_str();
+    p.device = paUseHostApiSpecificDeviceSpecification;
+    p.hostApiSpecificStreamInfo = &alsa;
+#else
+    (void)p, (void)deviceString, (void)alsa;
+    throw Napi::Error::New(env, std::string(key) + " needs ALSA");
+#endif
+  };
+  if (inputChannels_ > 0) toServerDevice(in, "inputServerDevice", inString, inAlsa);
+  if (outputChannels_ > 0) toServerDevice(out, "outputServerDevice", outString, outAlsa);
 
-  PaError err;
-  {
-    ScopedEnv scoped(vars);
-    PaStreamParameters* inP = inputChannels_ > 0 ? &in : nullptr;
-    PaStreamParameters* outP = outputChannels_ > 0 ? &out : nullptr;
-    err = Pa_IsFormatSupported(inP, outP, sampleRate_);
-    if (err == paFormatIsSupported)
-      err = Pa_OpenStream(&stream_, inP, outP, sampleRate_, framesPerBuffer, paNoFlag, &AudioStream::OnAudio, this);
-  }
+  PaStreamParameters* inP = inputChannels_ > 0 ? &in : nullptr;
+  PaStreamParameters* outP = outputChannels_ > 0 ? &out : nullptr;
+  PaError err = Pa_IsFormatSupported(inP, outP, sampleRate_);
+  if (err == paFormatIsSupported)
+    err = Pa_OpenStream(&stream_, inP, outP, sampleRate_, framesPerBuffer, paNoFlag, &AudioStream::OnAudio, this);
   if (err != paNoError) {
     stream_ = nullptr;
     ThrowPaError(env, err, "cannot open the audio stream");
@@ -126,7 +121,6 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
 #ifdef __linux__
   // A SCHED_FIFO callback thread rides out a loaded machine; PortAudio falls back to normal scheduling where the
   // process may not raise its priority.
-  const PaDeviceIndex anyDevice = inputChannels_ > 0 ? in.device : out.device;
   if (o.Get("realtimeScheduling").ToBoolean() &&
       Pa_GetHostApiInfo(Pa_GetDeviceInfo(anyDevice)->hostApi)->type == paALSA)
     PaAlsa_EnableRealtimeScheduling(stream_, 1);
@@ -183,6 +177,7 @@ int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, 
   if (flags & paOutputUnderflow) c.outputUnderflows.fetch_add(1, std::memory_order_relaxed);
   if (flags & paOutputOverflow) c.outputOverflows.fetch_add(1, std::memory_order_relaxed);
   const double n = static_cast<double>(frames);
+  self->clock_.Publish(time->currentTime);
 
   if (self->input_ && input) {
     const BlockInfo block{time->currentTime, time->inputBufferAdcTime, time->outputBufferDacTime,
@@ -340,10 +335,11 @@ Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// The stream's clock in seconds: the same clock as the BlockInfo times.
+// The stream's clock in seconds (the same clock as the BlockInfo times), extrapolated from the latest callback's
+// time; NaN before the first callback. Never calls into the device, which the audio thread is using.
 Napi::Value AudioStream::Time(const Napi::CallbackInfo& info) {
   CheckOpen(info.Env());
-  return Napi::Number::New(info.Env(), Pa_GetStreamTime(stream_));
+  return Napi::Number::New(info.Env(), clock_.Now());
 }
 
 Napi::Value AudioStream::IsActive(const Napi::CallbackInfo& info) {

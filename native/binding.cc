@@ -156,7 +156,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listHostApis", Napi::Function::New(env, ListHostApis));
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));
   exports.Set("defaultDevices", Napi::Function::New(env, DefaultDevices));
-  exports.Set("listSoundServerDevices", Napi::Function::New(env, ListSoundServerDevices));
+  exports.Set("SoundServerMonitor", DefineSoundServerMonitor(env));
   exports.Set("openStreamCount", Napi::Function::New(env, OpenStreamCount));
   exports.Set("portAudioVersion", Napi::String::New(env, Pa_GetVersionText()));
   return exports;

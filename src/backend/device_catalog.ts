@@ -1,11 +1,20 @@
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from '../audio_device.js';
 import { AmbiguousDeviceError, DeviceNotFoundError } from '../errors.js';
-import { nativeBinding, type NativeDeviceInfo, type NativeServerDevice } from './native_binding.js';
+import {
+  nativeBinding,
+  type NativeDeviceInfo,
+  type NativeServerDevice,
+  type NativeSoundServerSnapshot,
+} from './native_binding.js';
+import { SoundServer } from './sound_server.js';
 
-/** @internal Where a device is opened: a PortAudio device, plus environment that picks a sound-server device. */
+/**
+ * @internal Where a device is opened: a PortAudio device or, for a sound-server sink or source, the ALSA PCM that
+ * reaches the server plus the server's name for the device.
+ */
 export interface OpenTarget {
   portAudioIndex: number;
-  env: Record<string, string>;
+  serverDevice?: string;
 }
 
 /** @internal A device with what it takes to open it. */
@@ -17,7 +26,6 @@ export interface CatalogEntry {
 const SOUND_SERVER_HOST_API = 'PulseAudio';
 // The ALSA PCM through which ALSA clients reach a PulseAudio-compatible server.
 const SOUND_SERVER_PCM = 'pulse';
-const SERVER_TIMEOUT_MS = 1500;
 
 const ms = (seconds: number): number => seconds * 1000;
 
@@ -62,29 +70,36 @@ function fromSoundServer(
     isDefault,
     ...(d.monitorOf ? { monitorOf: d.monitorOf } : {}),
   };
-  const env: Record<string, string> = input ? { PULSE_SOURCE: d.name } : { PULSE_SINK: d.name };
-  return { device, target: { portAudioIndex: pcm.index, env } };
+  return { device, target: { portAudioIndex: pcm.index, serverDevice: d.name } };
 }
 
 /**
  * @internal
  * A snapshot of every device: PortAudio's devices first (index = PortAudio's index), then, on a system with a
- * PulseAudio-compatible server reachable through ALSA's `pulse` PCM, the server's sinks and sources.
+ * PulseAudio-compatible server reachable through ALSA's `pulse` PCM, the server's sinks and sources as its
+ * connection last listed them (kept while the server is stalled or gone: see `soundServer`).
  */
 export class DeviceCatalog {
   readonly entries: readonly CatalogEntry[];
+  /** The sound server's connection when the catalog was read; undefined on a system without one. */
+  readonly soundServer: NativeSoundServerSnapshot | undefined;
 
-  private constructor(entries: CatalogEntry[]) {
+  private constructor(entries: CatalogEntry[], soundServer: NativeSoundServerSnapshot | undefined) {
     this.entries = entries;
+    this.soundServer = soundServer;
   }
 
-  /** Reads the devices now: PortAudio's list and, where there is one, the sound server's. */
+  /**
+   * Reads the devices now: PortAudio's list (its snapshot from start-up) and, where there is one, the sound
+   * server's from its connection's latest snapshot. Never waits on the server, but for its first listing.
+   */
   static read(): DeviceCatalog {
     const native = nativeBinding();
     const portAudio = native.listDevices();
     const defaults = native.defaultDevices();
     const pcm = portAudio.find((d) => d.name === SOUND_SERVER_PCM && d.hostApi === 'ALSA');
-    const server = pcm ? native.listSoundServerDevices(SERVER_TIMEOUT_MS) : null;
+    const snapshot = pcm ? SoundServer.get().snapshot() : undefined;
+    const server = snapshot?.listing ?? null;
 
     const entries: CatalogEntry[] = portAudio.map((d) => ({
       device: fromPortAudio(
@@ -92,7 +107,7 @@ export class DeviceCatalog {
         // With a sound server, its own default devices carry the flag instead.
         !server && (d.index === defaults.input || d.index === defaults.output),
       ),
-      target: { portAudioIndex: d.index, env: {} },
+      target: { portAudioIndex: d.index },
     }));
     if (server && pcm) {
       for (const sink of server.sinks) {
@@ -118,7 +133,7 @@ export class DeviceCatalog {
         );
       }
     }
-    return new DeviceCatalog(entries);
+    return new DeviceCatalog(entries, snapshot);
   }
 
   /** Devices of one direction, in index order. */
