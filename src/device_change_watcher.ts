@@ -49,7 +49,7 @@ function warningOf(server: NativeSoundServerSnapshot): MediaDevicesWarning | und
 export class DeviceChangeWatcher {
   private unsubscribe: (() => void) | undefined;
   private last = '';
-  private lastWarning: string | undefined;
+  private lastWarning: MediaDevicesWarning['code'] | undefined;
 
   constructor(
     private readonly onChange: () => void,
@@ -96,9 +96,10 @@ export class DeviceChangeWatcher {
   }
 
   private warnIfUnwell(server: NativeSoundServerSnapshot): void {
+    // Once per episode: a lost server's reason changes as reconnection attempts fail ("refused", ...).
     const warning = warningOf(server);
-    if (warning?.message !== this.lastWarning) {
-      this.lastWarning = warning?.message;
+    if (warning?.code !== this.lastWarning) {
+      this.lastWarning = warning?.code;
       if (warning) this.onWarning(warning);
     }
   }
