@@ -72,6 +72,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'lk-cli-'));
 });
 afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -82,11 +83,16 @@ interface Run {
 }
 
 /** Starts lk-audio (the built binary) with the rig's environment. */
+/** Children still running: a test that timed out never reached its own kill, so afterAll stops them. */
+const running = new Set<ChildProcess>();
+
 function startLkAudio(args: string[]): ChildProcess & { result: Promise<Run> } {
   const child = spawn(process.execPath, [BINARY, ...args], {
     env: rigChildEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
