@@ -5,7 +5,8 @@
       "sources": [
         "native/binding.cc",
         "native/audio_stream.cc",
-        "native/pulse_devices.cc"
+        "native/pulse_devices.cc",
+        "native/sound_server_pcm.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "spsc_ring.h"
+#include "stream_clock.h"
 
 // Timing and position of one callback's worth of audio, as PortAudio reported it.
 struct BlockInfo {
@@ -112,4 +113,5 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
   double inputPosition_ = 0;
   double outputPosition_ = 0;
   StreamCounters counters_;
+  StreamClock clock_;  // published by the callback, read by Time()
 };

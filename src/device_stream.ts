@@ -197,7 +197,12 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
         ringFrames,
         captureRendered: options.captureRendered ?? false,
         realtimeScheduling: options.realtimeScheduling ?? true,
-        env: { ...inputEntry?.target.env, ...outputEntry?.target.env },
+        ...(inputEntry?.target.serverDevice !== undefined
+          ? { inputServerDevice: inputEntry.target.serverDevice }
+          : {}),
+        ...(outputEntry?.target.serverDevice !== undefined
+          ? { outputServerDevice: outputEntry.target.serverDevice }
+          : {}),
         // Held weakly by the native stream while stopped: a stream dropped unclosed is collected and closed.
         onWake: DeviceStream.wake,
         owner: this,
@@ -415,7 +420,11 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     return { inputMs: info.inputLatency * 1000, outputMs: info.outputLatency * 1000 };
   }
 
-  /** The stream's clock now (s): the clock of every {@link AudioBlockTiming} time. */
+  /**
+   * The stream's clock now (s): the clock of every {@link AudioBlockTiming} time, extrapolated from the latest
+   * device callback's time (the device itself is not asked: its audio thread is using it). NaN before the first
+   * callback.
+   */
   time(): number {
     return this.open.time();
   }

@@ -45,6 +45,35 @@ export interface NativeServerListing {
   sources: NativeServerDevice[];
 }
 
+/** @internal The state of the connection to the sound server (see native/pulse_devices.h). */
+export type NativeSoundServerState = 'connecting' | 'ready' | 'stalled' | 'disconnected';
+
+/** @internal What the sound-server monitor knows now. */
+export interface NativeSoundServerSnapshot {
+  state: NativeSoundServerState;
+  /** Why the state is not `ready`; empty when it is. */
+  reason: string;
+  /** Bumped on every change of state or listing. */
+  generation: number;
+  /** The last complete listing (kept while the server is stalled or gone); null before the first. */
+  listing: NativeServerListing | null;
+}
+
+/**
+ * @internal One long-lived libpulse connection on its own thread. `onChange` runs on the JavaScript thread after
+ * the snapshot changed (several changes may share one call) and must not throw.
+ */
+export interface NativeSoundServerMonitor {
+  /** A copy of the latest snapshot; never waits on the server. */
+  snapshot(): NativeSoundServerSnapshot;
+  /** The latest snapshot's generation, without copying the snapshot. */
+  generation(): number;
+  /** Blocks until the first listing or the first failure to connect, at most `timeoutMs` (ms); true with a listing. */
+  waitForListing(timeoutMs: number): boolean;
+  /** Stops the thread and disconnects; idempotent. */
+  close(): void;
+}
+
 /** @internal Options of the native stream; latencies in seconds. */
 export interface NativeStreamOptions {
   inputDevice?: number;
@@ -58,10 +87,13 @@ export interface NativeStreamOptions {
   ringFrames: number;
   captureRendered?: boolean;
   realtimeScheduling?: boolean;
-  env?: Record<string, string>;
   /** Called with `this` = owner after device callbacks. The owner is held weakly while the stream is stopped. */
   onWake: (this: never) => void;
   owner: object;
+  /** A sound-server source opened through the ALSA PCM `inputDevice` (its latencies apply). */
+  inputServerDevice?: string;
+  /** A sound-server sink opened through the ALSA PCM `outputDevice`. */
+  outputServerDevice?: string;
 }
 
 /** @internal Samples drained from a ring, with 6 numbers of timing per block (see BLOCK_FIELDS). */
@@ -96,6 +128,7 @@ export interface NativeAudioStream {
   outputWritableFrames(): number;
   counters(): NativeStreamCounters;
   info(): { inputLatency: number; outputLatency: number; sampleRate: number };
+  /** The stream clock (s), extrapolated from the latest callback; NaN before the first callback. */
   time(): number;
   isActive(): boolean;
 }
@@ -107,8 +140,10 @@ export interface NativeBinding {
   listHostApis(): NativeHostApiInfo[];
   listDevices(): NativeDeviceInfo[];
   defaultDevices(): { input: number; output: number };
-  listSoundServerDevices(timeoutMs: number): NativeServerListing | null;
+  SoundServerMonitor: new (onChange: () => void) => NativeSoundServerMonitor;
   openStreamCount(): number;
+  /** Closes every stream this thread has open. */
+  closeAllStreams(): void;
   portAudioVersion: string;
 }
 
@@ -152,6 +187,10 @@ export function nativeBinding(): NativeBinding {
   if (!binding) {
     binding = createRequire(import.meta.url)(findAddon()) as NativeBinding;
     binding.setQuietProbe(!process.env.LK_AUDIO_DEBUG);
+    // process.exit() skips the addon's environment clean-up: stop the device callbacks before the exit handlers
+    // run (a worker's exit closes them through that clean-up as well).
+    const loaded = binding;
+    process.once('exit', () => loaded.closeAllStreams());
   }
   return binding;
 }
