@@ -178,6 +178,8 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
 
 AudioStream::~AudioStream() { CloseNow(); }
 
+void AudioStream::MakeInert() { inert_.store(true, std::memory_order_release); }
+
 void AudioStream::CloseNow() {
   if (stream_) {
     std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
@@ -209,6 +211,10 @@ void AudioStream::CloseNow() {
 int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, const PaStreamCallbackTimeInfo* time,
                          PaStreamCallbackFlags flags, void* userData) {
   auto* self = static_cast<AudioStream*>(userData);
+  if (self->inert_.load(std::memory_order_acquire)) {
+    if (output) std::memset(output, 0, frames * self->outputChannels_ * sizeof(int16_t));
+    return paContinue;
+  }
   StreamCounters& c = self->counters_;
   c.callbacks.fetch_add(1, std::memory_order_relaxed);
   if (flags & paInputOverflow) c.inputOverflows.fetch_add(1, std::memory_order_relaxed);

@@ -157,11 +157,12 @@ Napi::Value OpenStreamCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<AddonState>()->openStreams.size()));
 }
 
-// JavaScript thread. closeAllStreams(): closes every stream this environment has open (at process.exit(), which
-// runs no environment cleanup: the callbacks must not outlive the exit handlers).
-Napi::Value CloseAllStreams(const Napi::CallbackInfo& info) {
-  AddonState* state = info.Env().GetInstanceData<AddonState>();
-  while (!state->openStreams.empty()) (*state->openStreams.begin())->CloseNow();
+// JavaScript thread. quiesceAllStreams(): makes every stream this environment has open inert (see
+// AudioStream::MakeInert), without blocking. For process.exit(), which runs no environment clean-up: the callbacks
+// must not touch the process's state while it exits, and closing a stream on a stalled sound server would block
+// the exit; the system releases the devices when the process ends.
+Napi::Value QuiesceAllStreams(const Napi::CallbackInfo& info) {
+  for (AudioStream* stream : info.Env().GetInstanceData<AddonState>()->openStreams) stream->MakeInert();
   return info.Env().Undefined();
 }
 
@@ -188,7 +189,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("defaultDevices", Napi::Function::New(env, DefaultDevices));
   exports.Set("SoundServerMonitor", DefineSoundServerMonitor(env));
   exports.Set("openStreamCount", Napi::Function::New(env, OpenStreamCount));
-  exports.Set("closeAllStreams", Napi::Function::New(env, CloseAllStreams));
+  exports.Set("quiesceAllStreams", Napi::Function::New(env, QuiesceAllStreams));
   {
     std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
     exports.Set("portAudioVersion", Napi::String::New(env, Pa_GetVersionText()));

@@ -142,8 +142,8 @@ export interface NativeBinding {
   defaultDevices(): { input: number; output: number };
   SoundServerMonitor: new (onChange: () => void) => NativeSoundServerMonitor;
   openStreamCount(): number;
-  /** Closes every stream this thread has open. */
-  closeAllStreams(): void;
+  /** Makes every stream this thread has open inert (its callback plays silence, touches nothing); never blocks. */
+  quiesceAllStreams(): void;
   portAudioVersion: string;
 }
 
@@ -187,10 +187,11 @@ export function nativeBinding(): NativeBinding {
   if (!binding) {
     binding = createRequire(import.meta.url)(findAddon()) as NativeBinding;
     binding.setQuietProbe(!process.env.LK_AUDIO_DEBUG);
-    // process.exit() skips the addon's environment clean-up: stop the device callbacks before the exit handlers
-    // run (a worker's exit closes them through that clean-up as well).
+    // process.exit() skips the addon's environment clean-up: the device callbacks go inert before the exit
+    // handlers run (closing could block on a stalled sound server; the system releases the devices at exit). A
+    // worker's end closes its streams through that clean-up.
     const loaded = binding;
-    process.once('exit', () => loaded.closeAllStreams());
+    process.once('exit', () => loaded.quiesceAllStreams());
   }
   return binding;
 }
