@@ -1,17 +1,31 @@
+import type { AudioDevice } from './audio_device.js';
+import { SoundServer } from './backend/sound_server.js';
 import type { DeviceStream } from './device_stream.js';
 
 const CHECK_INTERVAL_MS = 500;
 // How long a running device may stay without callbacks before it counts as lost.
 const SILENCE_LIMIT_MS = 2000;
 
+/** Whether a device's audio passes through the sound server (one of its devices, or ALSA's PCM to it). */
+function throughSoundServer(device: AudioDevice | undefined): boolean {
+  if (!device) return false;
+  return (
+    device.hostApi === 'PulseAudio' ||
+    (device.hostApi === 'ALSA' && (device.name === 'pulse' || device.name === 'default'))
+  );
+}
+
 /**
  * @internal
  * Notices a device that stopped (unplugged, its sound-server device removed, a host error): the stream is no
- * longer active, or its callbacks stopped coming. Checks only while `watching()` says so; never keeps the process
- * alive.
+ * longer active, or its callbacks stopped coming. A sound server that stalls (a suspended or overloaded process,
+ * which stops every stream's callbacks while its devices stay) is waited for, not taken for a lost device: the
+ * server's own connection tells a stall from a server that is gone. Checks only while `watching()` says so; never
+ * keeps the process alive.
  */
 export class DeviceWatchdog {
   private readonly timer: NodeJS.Timeout;
+  private readonly viaSoundServer: boolean;
   private lastCallbacks = 0;
   private lastCallbackSeen = Date.now();
 
@@ -20,6 +34,8 @@ export class DeviceWatchdog {
     private readonly watching: () => boolean,
     onLost: () => void,
   ) {
+    this.viaSoundServer =
+      throughSoundServer(stream.inputDevice) || throughSoundServer(stream.outputDevice);
     this.timer = setInterval(() => {
       if (this.watching() && this.lost()) onLost();
     }, CHECK_INTERVAL_MS);
@@ -33,7 +49,9 @@ export class DeviceWatchdog {
       this.lastCallbacks = callbacks;
       this.lastCallbackSeen = now;
     }
-    return !this.stream.active || now - this.lastCallbackSeen > SILENCE_LIMIT_MS;
+    if (!this.stream.active) return true;
+    if (now - this.lastCallbackSeen <= SILENCE_LIMIT_MS) return false;
+    return !(this.viaSoundServer && SoundServer.get().snapshot().state === 'stalled');
   }
 
   /** Stops checking. */

@@ -2,7 +2,7 @@
  * A lost device ends a capture and a player with an `error` event and leaves them closed, and the process can exit.
  * The loss is the sound server going away (a private rig of this test's own, so the shared one is untouched): a
  * PulseAudio sink or source that is merely unloaded is not a loss here, because the server moves its streams to
- * the default device.
+ * the default device. A server that merely stalls (suspended) is no loss either: it is waited for.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -63,6 +63,53 @@ describe('device loss', () => {
           // The watchdog's bound: 2 s without callbacks, checked every 0.5 s (plus the server's shutdown).
           expect(side.afterLossMs).toBeLessThan(10_000);
         }
+      } finally {
+        await stopRig(dir);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it(
+    'a stalled sound server (SIGSTOP for 4 s) is waited for: a warning, no error, capture and playback resume',
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'lk-stall-'));
+      try {
+        const env: NodeJS.ProcessEnv = { ...process.env, ...(await startRig(dir)) };
+        delete env.PULSE_SINK;
+        delete env.PULSE_SOURCE;
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'test/fixtures/server_stall.ts', '4000'],
+          { env, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        const code = await new Promise<number | null>((resolve) => {
+          const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+          child.on('exit', (c) => {
+            clearTimeout(killer);
+            resolve(c);
+          });
+        });
+        expect(code, `stderr:\n${err}`).toBe(0);
+        const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
+          before: { frames: number; rendered: number };
+          during: { frames: number; rendered: number };
+          after: { frames: number; rendered: number };
+          events: string[];
+          open: boolean[];
+        };
+        // Twice the watchdog's 2 s of silence: a device watchdog that took the stall for a loss closed both.
+        expect(result.events).toEqual(['warning: sound-server-stalled']);
+        expect(result.open).toEqual([true, true]);
+        // Nothing moved while the server slept (at most a block in flight), and audio moves again after it.
+        expect(result.during.frames - result.before.frames).toBeLessThan(10);
+        expect(result.after.frames - result.during.frames).toBeGreaterThan(50);
+        expect(result.after.rendered - result.during.rendered).toBeGreaterThan(48000 / 2);
       } finally {
         await stopRig(dir);
         rmSync(dir, { recursive: true, force: true });
