@@ -27,6 +27,7 @@ Napi::Function AudioStream::Define(Napi::Env env) {
                          InstanceMethod<&AudioStream::Start>("start"),
                          InstanceMethod<&AudioStream::Stop>("stop"),
                          InstanceMethod<&AudioStream::Close>("close"),
+                         InstanceMethod<&AudioStream::MakeInertMethod>("makeInert"),
                          InstanceMethod<&AudioStream::ReadInput>("readInput"),
                          InstanceMethod<&AudioStream::ReadRendered>("readRendered"),
                          InstanceMethod<&AudioStream::Write>("write"),
@@ -299,6 +300,11 @@ Napi::Value AudioStream::Stop(const Napi::CallbackInfo& info) {
   owner_.Unref();
   uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot stop the audio stream");
+  return info.Env().Undefined();
+}
+
+Napi::Value AudioStream::MakeInertMethod(const Napi::CallbackInfo& info) {
+  MakeInert();
   return info.Env().Undefined();
 }
 

@@ -86,6 +86,7 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value MakeInertMethod(const Napi::CallbackInfo& info);
   Napi::Value ReadInput(const Napi::CallbackInfo& info);
   Napi::Value ReadRendered(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { AudioDevice, DeviceSelector } from './audio_device.js';
 import { DeviceCatalog, type CatalogEntry } from './backend/device_catalog.js';
+import { throughSoundServer } from './backend/sound_server_route.js';
+import { closeNativeStream } from './backend/stream_closer.js';
 import {
   BLOCK_FIELDS,
   nativeBinding,
@@ -347,12 +349,22 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     }
   }
 
-  /** Closes the stream and releases the device. Closing twice does nothing. */
+  /**
+   * Closes the stream and releases the device. Closing twice does nothing. Never waits on a sound server that has
+   * stalled: the stream is then silenced at once and released when the server answers again.
+   */
   close(): void {
-    if (this.native) this.finalStats = this.native.counters();
-    this.native?.close();
+    const native = this.native;
     this.native = undefined;
     this.removeAllListeners();
+    if (!native) return;
+    this.finalStats = native.counters();
+    closeNativeStream(native, this.viaSoundServer);
+  }
+
+  /** @internal Whether the stream's audio passes through the sound server. */
+  get viaSoundServer(): boolean {
+    return throughSoundServer(this.inputDevice) || throughSoundServer(this.outputDevice);
   }
 
   /** Same as {@link close}. */

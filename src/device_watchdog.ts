@@ -1,19 +1,9 @@
-import type { AudioDevice } from './audio_device.js';
 import { SoundServer } from './backend/sound_server.js';
 import type { DeviceStream } from './device_stream.js';
 
 const CHECK_INTERVAL_MS = 500;
 // How long a running device may stay without callbacks before it counts as lost.
 const SILENCE_LIMIT_MS = 2000;
-
-/** Whether a device's audio passes through the sound server (one of its devices, or ALSA's PCM to it). */
-function throughSoundServer(device: AudioDevice | undefined): boolean {
-  if (!device) return false;
-  return (
-    device.hostApi === 'PulseAudio' ||
-    (device.hostApi === 'ALSA' && (device.name === 'pulse' || device.name === 'default'))
-  );
-}
 
 /**
  * @internal
@@ -25,7 +15,6 @@ function throughSoundServer(device: AudioDevice | undefined): boolean {
  */
 export class DeviceWatchdog {
   private readonly timer: NodeJS.Timeout;
-  private readonly viaSoundServer: boolean;
   private lastCallbacks = 0;
   private lastCallbackSeen = Date.now();
 
@@ -34,8 +23,6 @@ export class DeviceWatchdog {
     private readonly watching: () => boolean,
     onLost: () => void,
   ) {
-    this.viaSoundServer =
-      throughSoundServer(stream.inputDevice) || throughSoundServer(stream.outputDevice);
     this.timer = setInterval(() => {
       if (this.watching() && this.lost()) onLost();
     }, CHECK_INTERVAL_MS);
@@ -51,7 +38,7 @@ export class DeviceWatchdog {
     }
     if (!this.stream.active) return true;
     if (now - this.lastCallbackSeen <= SILENCE_LIMIT_MS) return false;
-    return !(this.viaSoundServer && SoundServer.get().snapshot().state === 'stalled');
+    return !(this.stream.viaSoundServer && SoundServer.get().snapshot().state === 'stalled');
   }
 
   /** Stops checking. */

@@ -74,46 +74,69 @@ describe('device loss', () => {
     'a stalled sound server (SIGSTOP for 4 s) is waited for: a warning, no error, capture and playback resume',
     { timeout: 60_000 },
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'lk-stall-'));
-      try {
-        const env: NodeJS.ProcessEnv = { ...process.env, ...(await startRig(dir)) };
-        delete env.PULSE_SINK;
-        delete env.PULSE_SOURCE;
-        const child = spawn(
-          process.execPath,
-          ['--import', 'tsx', 'test/fixtures/server_stall.ts', '4000'],
-          { env, stdio: ['ignore', 'pipe', 'pipe'] },
-        );
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-        const code = await new Promise<number | null>((resolve) => {
-          const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-          child.on('exit', (c) => {
-            clearTimeout(killer);
-            resolve(c);
-          });
-        });
-        expect(code, `stderr:\n${err}`).toBe(0);
-        const result = JSON.parse(out.trim().split('\n').at(-1)!) as {
-          before: { frames: number; rendered: number };
-          during: { frames: number; rendered: number };
-          after: { frames: number; rendered: number };
-          events: string[];
-          open: boolean[];
-        };
-        // Twice the watchdog's 2 s of silence: a device watchdog that took the stall for a loss closed both.
-        expect(result.events).toEqual(['warning: sound-server-stalled']);
-        expect(result.open).toEqual([true, true]);
-        // Nothing moved while the server slept (at most a block in flight), and audio moves again after it.
-        expect(result.during.frames - result.before.frames).toBeLessThan(10);
-        expect(result.after.frames - result.during.frames).toBeGreaterThan(50);
-        expect(result.after.rendered - result.during.rendered).toBeGreaterThan(48000 / 2);
-      } finally {
-        await stopRig(dir);
-        rmSync(dir, { recursive: true, force: true });
-      }
+      const result = await runStall(['4000']);
+      // Twice the watchdog's 2 s of silence: a device watchdog that took the stall for a loss closed both.
+      expect(result.events).toEqual(['warning: sound-server-stalled']);
+      expect(result.open).toEqual([true, true]);
+      // Nothing moved while the server slept (at most a block in flight), and audio moves again after it.
+      expect(result.during.frames - result.before.frames).toBeLessThan(10);
+      expect(result.after.frames - result.during.frames).toBeGreaterThan(50);
+      expect(result.after.rendered - result.during.rendered).toBeGreaterThan(48000 / 2);
+    },
+  );
+
+  it(
+    'closing during a stall does not wait for the server: closed at once, the devices released when it answers',
+    { timeout: 60_000 },
+    async () => {
+      // The child resumes the server from a timer on its own JavaScript thread: a close that blocked that thread
+      // would never return, and the child would be killed.
+      const result = await runStall(['4000', 'close']);
+      expect(result.events).toEqual(['warning: sound-server-stalled']);
+      expect(result.open).toEqual([false, false]);
+      expect(result.openInStall).toBe(2); // silenced, kept until the server answers
+      expect(result.openAfter).toBe(0);
     },
   );
 });
+
+interface StallResult {
+  before: { frames: number; rendered: number };
+  during: { frames: number; rendered: number };
+  after: { frames: number; rendered: number };
+  events: string[];
+  open: boolean[];
+  openInStall?: number;
+  openAfter: number;
+}
+
+/** Runs test/fixtures/server_stall.ts with `args` on a private rig; resolves with what it printed. */
+async function runStall(args: string[]): Promise<StallResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'lk-stall-'));
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(await startRig(dir)) };
+    delete env.PULSE_SINK;
+    delete env.PULSE_SOURCE;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/fixtures/server_stall.ts', ...args],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+      child.on('exit', (c) => {
+        clearTimeout(killer);
+        resolve(c);
+      });
+    });
+    expect(code, `stderr:\n${err}`).toBe(0);
+    return JSON.parse(out.trim().split('\n').at(-1)!) as StallResult;
+  } finally {
+    await stopRig(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

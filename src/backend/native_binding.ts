@@ -121,6 +121,8 @@ export interface NativeAudioStream {
   start(): void;
   stop(): void;
   close(): void;
+  /** From now on the callback plays silence and touches nothing else; never blocks. */
+  makeInert(): void;
   readInput(): NativeChunk | null;
   readRendered(): NativeChunk | null;
   write(samples: Int16Array): number;
