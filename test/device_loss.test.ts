@@ -1,5 +1,6 @@
 /**
- * A lost device ends a capture and a player with an `error` event and leaves them closed, and the process can exit.
+ * A lost device ends a capture and a player (opened without followDefault) with a DeviceLostError `error` event and
+ * leaves them closed, and the process can exit.
  * The loss is the sound server going away (a private rig of this test's own, so the shared one is untouched): a
  * PulseAudio sink or source that is merely unloaded is not a loss here, because the server moves its streams to
  * the default device.
@@ -13,7 +14,7 @@ import { startRig, stopRig } from '../scripts/audio_rig.js';
 
 describe('device loss', () => {
   it(
-    'the sound server dying ends capture and playback with AudioBackendError, closed, and the process exits',
+    'the sound server dying ends capture and playback with DeviceLostError, closed, and the process exits',
     { timeout: 60_000 },
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'lk-loss-'));
@@ -57,7 +58,7 @@ describe('device loss', () => {
             `${result.player.afterLossMs} ms (player)`,
         );
         for (const side of [result.capture, result.player]) {
-          expect(side.name).toBe('AudioBackendError');
+          expect(side.name).toBe('DeviceLostError');
           expect(side.message).toMatch(/lost or failed/);
           expect(side.closed).toBe(true);
           // The watchdog's bound: 2 s without callbacks, checked every 0.5 s (plus the server's shutdown).
