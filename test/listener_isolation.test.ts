@@ -15,9 +15,11 @@ const TARGETS = [
   'InputCapture.frame',
   'InputCapture.overflow',
   'InputCapture.warning',
+  'InputCapture.deviceChanged',
   'OutputPlayer.warning',
   'OutputPlayer.overflow',
   'OutputPlayer.streamEnded',
+  'OutputPlayer.deviceChanged',
   'MediaDevices.devicechange',
 ];
 
