@@ -61,7 +61,7 @@ export class DeviceSwitcher {
   private following: boolean;
   private checkQueued = false;
   private recovering = false;
-  private readonly onDeviceChange = (): void => this.queueCheck(false);
+  private readonly onDeviceChange = (): void => this.queueCheck(undefined);
 
   constructor(
     private readonly target: SwitchableDevice,
@@ -78,8 +78,8 @@ export class DeviceSwitcher {
   }
 
   /**
-   * Moves to the device `selector` names (after any move under way). Following the default ends once it has moved.
-   * Asking for the device in use does nothing.
+   * Moves to the device `selector` names (after any move under way). Following the default ends once it has moved
+   * (asking for the device in use only ends following).
    * @throws (rejects) DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError, AudioBackendError; the old
    *   device still runs. MediaDevicesError once closed.
    */
@@ -89,20 +89,20 @@ export class DeviceSwitcher {
       const catalog = DeviceCatalog.read();
       const entry = catalog.resolve(selector, this.target.kind);
       const from = this.target.currentDevice();
-      if (entry.device.id === from.id) return;
-      await this.target.moveTo(entry, catalog);
+      if (entry.device.id !== from.id) await this.target.moveTo(entry, catalog);
       this.stopFollowing();
+      if (entry.device.id === from.id) return;
       this.target.moved({ from, to: entry.device, reason: 'requested' });
     });
   }
 
   /**
-   * The watchdog found the device silent or stopped. Following the default, it moves to the default device (the
-   * same one again when it came back) and returns true; otherwise returns false and the caller fails.
+   * The watchdog found `device` (the one in use) silent or stopped. Following the default, it moves to the default
+   * device (the same one again when it came back) and returns true; otherwise returns false and the caller fails.
    */
-  deviceStopped(): boolean {
+  deviceStopped(device: AudioDevice): boolean {
     if (!this.following) return false;
-    if (!this.recovering) this.queueCheck(true);
+    if (!this.recovering) this.queueCheck(device);
     return true;
   }
 
@@ -112,21 +112,23 @@ export class DeviceSwitcher {
     this.following = false;
   }
 
-  private queueCheck(stopped: boolean): void {
-    if (stopped) this.recovering = true;
+  /** Queues a look at the defaults; with the device the watchdog found stopped, if it did. */
+  private queueCheck(stoppedDevice: AudioDevice | undefined): void {
+    if (stoppedDevice) this.recovering = true;
     else if (this.checkQueued) return;
     else this.checkQueued = true;
     void this.enqueue(async () => {
-      this.checkQueued = false;
+      if (!stoppedDevice) this.checkQueued = false;
       try {
-        await this.followDefault(stopped);
+        // A move queued before may have left the stopped device already.
+        await this.followDefault(stoppedDevice === this.target.currentDevice());
       } finally {
-        if (stopped) this.recovering = false;
+        if (stoppedDevice) this.recovering = false;
       }
     });
   }
 
-  /** Moves to the default device when it changed or when the one in use went away. */
+  /** Moves to the default device when it changed or when the one in use went away (or `stopped`). */
   private async followDefault(stopped: boolean): Promise<void> {
     if (!this.following || this.target.isClosed()) return;
     const from = this.target.currentDevice();
@@ -148,6 +150,7 @@ export class DeviceSwitcher {
     try {
       await this.target.moveTo(entry, catalog);
     } catch (error) {
+      if (this.target.isClosed()) return;
       if (gone) this.lose(from, error);
       else this.target.followFailed(error);
       return;

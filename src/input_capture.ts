@@ -234,7 +234,7 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
    * substring), keeping its `source`, its echo canceller and its queue: the new device is opened and started
    * while the old one still captures, and takes over at its first block of audio (no gap; the old device's last
    * audio is kept). Then `deviceChanged` fires with reason `requested`, and following the default (if it did)
-   * ends. Moves run one after another; asking for the device in use does nothing.
+   * ends. Moves run one after another; asking for the device in use only ends following the default.
    * @returns resolves once the new device delivers audio.
    * @throws (rejects) DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError, AudioBackendError (the
    *   device refused to open, or gave no audio within 2 s); the old device then still captures. MediaDevicesError
@@ -276,7 +276,7 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
       link.stream,
       () => !this.closing && link === this.link,
       () => {
-        if (this.switcher.deviceStopped()) return;
+        if (this.switcher.deviceStopped(link.stream.inputDevice!)) return;
         this.fail(
           new DeviceLostError(
             link.stream.inputDevice!.id,

@@ -266,7 +266,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
    * started (when the player was started), then the old one is closed; the audio mixed for the old device but not
    * yet played there (about `bufferMs` plus its output latency) is not played. Then `deviceChanged` fires with
    * reason `requested`, and following the default (if it did) ends. Moves run one after another; asking for the
-   * device in use does nothing.
+   * device in use only ends following the default.
    * @returns resolves once the new device plays the mix.
    * @throws (rejects) DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError, AudioBackendError (the
    *   device refused to open or start); the old device then still plays. MediaDevicesError when the player is
@@ -286,7 +286,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
       link.stream,
       () => !this.closing && this.started && link === this.link,
       () => {
-        if (this.switcher.deviceStopped()) return;
+        if (this.switcher.deviceStopped(link.stream.outputDevice!)) return;
         this.fail(
           new DeviceLostError(
             link.stream.outputDevice!.id,
