@@ -292,8 +292,11 @@ async function loadSink(name: string): Promise<string> {
 }
 
 // A default change is noticed through MediaDevices' `devicechange`, then the new device opens (blocking, ~10 ms)
-// and, for a capture, delivers its first block (~20 ms on the rig). The issue's bound is 1 s; the guards around it
-// (`within`) are generous only so that a broken move fails the test instead of hanging it.
+// and, for a capture, delivers its first block (~20 ms on the rig). The issue's bound is 1 s. While `devicechange`
+// comes from reading the device list every second (from when the capture or player subscribed), these tests change
+// the default ~0.55 s after opening, so the next read comes ~0.45 s later (measured 330-470 ms in all); a pactl that
+// takes over ~0.4 s on a loaded machine pushes the notice to the read after (~1.45 s) and fails the bound. The
+// guards around it (`within`) are generous only so that a broken move fails the test instead of hanging it.
 const MOVE_BOUND_MS = 1000;
 
 describe('followDefault', () => {
