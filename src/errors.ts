@@ -143,6 +143,23 @@ export class AudioBackendError extends MediaDevicesError {
   }
 }
 
+/**
+ * The device a capture or player was using went away (unplugged, its sound-server device removed, the sound server
+ * gone, or it stopped delivering callbacks for 2 s), and it could not move to another: it was not opened with
+ * `followDefault`, or moving to the default failed (then `cause` says why). The capture or player is closed.
+ */
+export class DeviceLostError extends AudioBackendError {
+  /** @internal */
+  constructor(
+    /** The id of the device that went away. */
+    readonly deviceId: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, undefined, options);
+  }
+}
+
 function listCandidates(candidates: string[]): string {
   return candidates.length === 0 ? 'there are none' : `candidates:\n  ${candidates.join('\n  ')}`;
 }

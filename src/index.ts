@@ -21,4 +21,5 @@ export * from './offline_aec.js';
 export * from './delay_estimator.js';
 export * from './input_capture.js';
 export * from './output_player.js';
+export type { DeviceChange, DeviceChangeReason } from './device_switch.js';
 export type { PlaybackSourceStats } from './playback_source.js';

@@ -10,10 +10,10 @@ import {
 } from './device_stream.js';
 import { DeviceChangeWatcher, type MediaDevicesWarning } from './device_change_watcher.js';
 import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './errors.js';
-import { InputCapture } from './input_capture.js';
+import { InputCapture, releaseCaptureDevice, type CaptureDevice } from './input_capture.js';
 import { emitIsolated, reportUncaught } from './listener_isolation.js';
 import { openAllOrNothing } from './open_all_or_nothing.js';
-import { OutputPlayer } from './output_player.js';
+import { OutputPlayer, releasePlaybackDevice, type PlaybackDevice } from './output_player.js';
 import { SharedAudioProcessing } from './shared_audio_processing.js';
 
 /** Options of {@link MediaDevices.openInput}. Processing options default to on, as in a call. */
@@ -37,6 +37,12 @@ export interface OpenInputOptions {
    * `inputSampleRate`, or at its own rate (resampled) when it refuses that one.
    */
   deviceSampleRate?: number;
+  /**
+   * Capture from the system's default input (the sound server's default source) and follow it: when another device
+   * becomes the default, or the device in use goes away, the capture moves to the new default (a `deviceChanged`
+   * event) instead of failing. Not with `inputDevice`. Default false.
+   */
+  followDefault?: boolean;
 }
 
 /** Options of {@link MediaDevices.openOutput}. */
@@ -55,6 +61,17 @@ export interface OpenOutputOptions {
    * takes a whole block per callback.
    */
   bufferMs?: number;
+  /**
+   * Run the device at this rate (Hz) and resample the mix from `outputSampleRate` in-process. By default the device
+   * runs at `outputSampleRate`, or at its own rate (resampled) when it refuses that one.
+   */
+  deviceSampleRate?: number;
+  /**
+   * Play on the system's default output (the sound server's default sink) and follow it: when another device
+   * becomes the default, or the device in use goes away, the player moves to the new default (a `deviceChanged`
+   * event) instead of failing. Not with `outputDevice`. Default false.
+   */
+  followDefault?: boolean;
 }
 
 // PortAudio's paInvalidSampleRate.
@@ -99,6 +116,27 @@ function checkRate(option: string, rate: number): number {
     );
   }
   return rate;
+}
+
+/** `followDefault` is a boolean, and chooses the device itself: not with an explicit one. */
+function checkFollowDefault(
+  followDefault: unknown,
+  device: DeviceSelector | undefined,
+  deviceOption: string,
+): boolean {
+  if (followDefault === undefined) return false;
+  if (typeof followDefault !== 'boolean') {
+    throw new InvalidOptionError('followDefault', followDefault, 'true or false');
+  }
+  if (followDefault && device !== undefined) {
+    throw new InvalidOptionError(
+      'followDefault',
+      followDefault,
+      `not with ${deviceOption}: a capture or player that follows the default uses the default device ` +
+        '(move it later with setInputDevice / setOutputDevice)',
+    );
+  }
+  return followDefault;
 }
 
 /**
@@ -239,9 +277,11 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
         'an integer of at least 1 (frames)',
       );
     }
-    const catalog = DeviceCatalog.read();
-    const entry = this.pick(catalog, options.inputDevice, 'audioinput');
-    const max = entry.device.maxInputChannels;
+    const followDefault = checkFollowDefault(
+      options.followDefault,
+      options.inputDevice,
+      'inputDevice',
+    );
     if (
       inputChannelIndex !== undefined &&
       (!Number.isInteger(inputChannelIndex) || inputChannelIndex < 0)
@@ -252,34 +292,15 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
         'a zero-based channel index',
       );
     }
-    if (inputChannelIndex !== undefined && inputChannelIndex >= max) {
-      throw new DeviceCapabilityError(
-        `inputChannelIndex ${inputChannelIndex} is beyond device ${entry.device.id}, which has ${max} input channels`,
-      );
-    }
-    // Open the device's own layout (at least up to the channel picked, at most stereo beyond it): asking a sound
-    // server for fewer channels than its source has makes it mix them down before the pick.
-    const ownLayout = Math.min(max, Math.max(this.numChannels, 2));
-    const channels =
-      inputChannelIndex !== undefined ? Math.max(inputChannelIndex + 1, ownLayout) : ownLayout;
+    const catalog = DeviceCatalog.read();
+    const entry = this.pick(catalog, options.inputDevice, 'audioinput');
     const wantsProcessing = enableAec || noiseSuppression || highPassFilter || autoGainControl;
     if (wantsProcessing) this.processing.checkCaptureFree();
+    const openDevice = (next: CatalogEntry, nextCatalog: DeviceCatalog): CaptureDevice =>
+      this.openCaptureDevice(next, nextCatalog, inputChannelIndex, options.deviceSampleRate);
     // All or nothing: every part taken is released again when a later one fails.
     return openAllOrNothing((take) => {
-      const stream = take(
-        this.openStream(
-          catalog,
-          entry,
-          options.deviceSampleRate,
-          this.inputSampleRate,
-          (sampleRate) => ({
-            input: { device: entry.device.index, channels, latencyMs: this.latencyMs },
-            sampleRate,
-            framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
-          }),
-        ),
-        (s) => s.close(),
-      );
+      const device = take(openDevice(entry, catalog), (d) => releaseCaptureDevice(d));
       const apm = wantsProcessing
         ? take(
             this.processing.acquire({
@@ -291,34 +312,67 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
             (m) => this.processing.release(m),
           )
         : undefined;
-      const resampler =
-        stream.sampleRate === this.inputSampleRate
-          ? undefined
-          : take(
-              new AudioResampler(
-                stream.sampleRate,
-                this.inputSampleRate,
-                this.numChannels,
-                AudioResamplerQuality.HIGH,
-              ),
-              (r) => r.close(),
-            );
       const source = take(
         new AudioSource(this.inputSampleRate, this.numChannels, SOURCE_QUEUE_MS),
         (s) => void s.close().catch(reportUncaught),
       );
       // Starts the device last: when it refuses, the capture has set nothing else up.
       return new InputCapture({
-        stream,
+        device,
+        openDevice,
+        devices: this,
+        followDefault,
         source,
         processing: this.processing,
         apm,
-        resampler,
         sampleRate: this.inputSampleRate,
         numChannels: this.numChannels,
         queueCapacity,
         inputChannelIndex,
       });
+    });
+  }
+
+  /**
+   * Opens (not starts) an input stream on a device for a capture, with the resampler to `inputSampleRate` when the
+   * device runs at another rate. All or nothing.
+   */
+  private openCaptureDevice(
+    entry: CatalogEntry,
+    catalog: DeviceCatalog,
+    inputChannelIndex: number | undefined,
+    deviceSampleRate: number | undefined,
+  ): CaptureDevice {
+    const max = entry.device.maxInputChannels;
+    if (inputChannelIndex !== undefined && inputChannelIndex >= max) {
+      throw new DeviceCapabilityError(
+        `inputChannelIndex ${inputChannelIndex} is beyond device ${entry.device.id}, which has ${max} input channels`,
+      );
+    }
+    // Open the device's own layout (at least up to the channel picked, at most stereo beyond it): asking a sound
+    // server for fewer channels than its source has makes it mix them down before the pick.
+    const ownLayout = Math.min(max, Math.max(this.numChannels, 2));
+    const channels =
+      inputChannelIndex !== undefined ? Math.max(inputChannelIndex + 1, ownLayout) : ownLayout;
+    return openAllOrNothing((take) => {
+      const stream = take(
+        this.openStream(catalog, entry, deviceSampleRate, this.inputSampleRate, (sampleRate) => ({
+          input: { device: entry.device.index, channels, latencyMs: this.latencyMs },
+          sampleRate,
+          framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+        })),
+        (s) => s.close(),
+      );
+      const resampler =
+        stream.sampleRate === this.inputSampleRate
+          ? undefined
+          : new AudioResampler(
+              stream.sampleRate,
+              this.inputSampleRate,
+              this.numChannels,
+              AudioResamplerQuality.HIGH,
+            );
+      return { stream, resampler };
     });
   }
 
@@ -347,34 +401,63 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
         `from ${leastCapMs} ms (one device block + 20 ms) to 10000 ms`,
       );
     }
+    const followDefault = checkFollowDefault(
+      options.followDefault,
+      options.outputDevice,
+      'outputDevice',
+    );
     const catalog = DeviceCatalog.read();
     const entry = this.pick(catalog, options.outputDevice, 'audiooutput');
     this.processing.checkRendererFree();
+    const openDevice = (next: CatalogEntry, nextCatalog: DeviceCatalog): PlaybackDevice =>
+      this.openPlaybackDevice(next, nextCatalog, options.deviceSampleRate);
     return openAllOrNothing((take) => {
-      const stream = take(
-        DeviceStream.openWith(
-          {
-            output: {
-              device: entry.device.index,
-              channels: this.numChannels,
-              latencyMs: this.latencyMs,
-            },
-            sampleRate: this.outputSampleRate,
-            framesPerBuffer: this.framesPerBuffer(this.outputSampleRate, this.inputSampleRate),
-            captureRendered: true,
-          },
-          catalog,
-        ),
-        (s) => s.close(),
-      );
+      const device = take(openDevice(entry, catalog), (d) => releasePlaybackDevice(d));
       return new OutputPlayer({
-        stream,
+        device,
+        openDevice,
+        devices: this,
+        followDefault,
         processing: this.processing,
         sampleRate: this.outputSampleRate,
         numChannels: this.numChannels,
         latencyCapMs,
         bufferMs,
       });
+    });
+  }
+
+  /**
+   * Opens (not starts) an output stream on a device for a player, with resamplers between `outputSampleRate` and
+   * the device's rate when it runs at another one. All or nothing.
+   */
+  private openPlaybackDevice(
+    entry: CatalogEntry,
+    catalog: DeviceCatalog,
+    deviceSampleRate: number | undefined,
+  ): PlaybackDevice {
+    return openAllOrNothing((take) => {
+      const stream = take(
+        this.openStream(catalog, entry, deviceSampleRate, this.outputSampleRate, (sampleRate) => ({
+          output: {
+            device: entry.device.index,
+            channels: this.numChannels,
+            latencyMs: this.latencyMs,
+          },
+          sampleRate,
+          framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+          captureRendered: true,
+        })),
+        (s) => s.close(),
+      );
+      if (stream.sampleRate === this.outputSampleRate) {
+        return { stream, toDevice: undefined, fromDevice: undefined };
+      }
+      const resampler = (from: number, to: number): AudioResampler =>
+        new AudioResampler(from, to, this.numChannels, AudioResamplerQuality.HIGH);
+      const toDevice = take(resampler(this.outputSampleRate, stream.sampleRate), (r) => r.close());
+      const fromDevice = resampler(stream.sampleRate, this.outputSampleRate);
+      return { stream, toDevice, fromDevice };
     });
   }
 

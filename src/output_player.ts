@@ -1,9 +1,16 @@
-import { AudioFrame, AudioStream, Track, TrackKind } from '@livekit/rtc-node';
+import { AudioFrame, AudioStream, Track, TrackKind, type AudioResampler } from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
-import type { AudioDevice } from './audio_device.js';
+import type { AudioDevice, DeviceSelector } from './audio_device.js';
+import type { CatalogEntry, DeviceCatalog } from './backend/device_catalog.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
 import { DeferredEvents } from './deferred_events.js';
-import { AudioBackendError, InvalidOptionError, MediaDevicesError } from './errors.js';
+import {
+  DeviceSwitcher,
+  type DeviceChange,
+  type DeviceChangeSource,
+  type SwitchableDevice,
+} from './device_switch.js';
+import { DeviceLostError, InvalidOptionError, MediaDevicesError } from './errors.js';
 import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
 import { emitIsolated, reportUncaught } from './listener_isolation.js';
@@ -25,7 +32,7 @@ export interface AddStreamOptions {
 
 /** Counters of an {@link OutputPlayer}, all since it opened. */
 export interface OutputPlayerStats {
-  /** Samples per channel the device played (silence included). */
+  /** Samples per channel the device played (silence included), at the device's rate. */
   renderedFrames: number;
   /** Device callbacks that found the player's ring empty (the mix fell behind); silence was played. */
   underruns: number;
@@ -54,8 +61,12 @@ export interface OutputPlayerStats {
 
 /** Payload of the `warning` event: a fault the player survived. */
 export interface OutputPlayerWarning {
-  /** `source-failed`: a stream's iterator threw and it was removed; `processing-failed`: a reverse frame failed. */
-  code: 'source-failed' | 'processing-failed';
+  /**
+   * `source-failed`: a stream's iterator threw and it was removed; `processing-failed`: a reverse frame failed;
+   * `device-switch-failed`: following the default, moving to the new default failed (the player stays where it
+   * was).
+   */
+  code: 'source-failed' | 'processing-failed' | 'device-switch-failed';
   /** Human-readable description. */
   message: string;
   /** The underlying error. */
@@ -81,10 +92,15 @@ export interface OutputOverflow {
  */
 export interface OutputPlayerEvents {
   /**
-   * A fatal fault (the device went away): the player is already closed. Reported as an `uncaughtException` when
-   * nobody listens.
+   * A fatal fault (the device went away: {@link DeviceLostError}): the player is already closed. Reported as an
+   * `uncaughtException` when nobody listens.
    */
   error: [error: Error];
+  /**
+   * The player moved to another device ({@link OutputPlayer.setOutputDevice}, or following the default): its
+   * sources play on, on the new device.
+   */
+  deviceChanged: [change: DeviceChange];
   /** A fault the player survived; counted in {@link OutputPlayerStats} as well. */
   warning: [warning: OutputPlayerWarning];
   /** A live source's backlog passed the latency cap: its oldest audio was dropped (also counted in stats). */
@@ -101,9 +117,37 @@ export interface OutputPlayerEvents {
   trackEnded: [track: Track];
 }
 
+/**
+ * @internal A device opened for playback: its output stream (with the rendered audio captured) and, when the device
+ * runs at another rate than the player, the resamplers to and from the device's rate.
+ */
+export interface PlaybackDevice {
+  stream: DeviceStream;
+  toDevice: AudioResampler | undefined;
+  fromDevice: AudioResampler | undefined;
+}
+
+/** @internal Closes a playback device's stream and resamplers. */
+export function releasePlaybackDevice(device: PlaybackDevice): void {
+  device.stream.close();
+  device.toDevice?.close();
+  device.fromDevice?.close();
+}
+
+/** One device the player plays on. */
+interface PlaybackLink extends PlaybackDevice {
+  watchdog: DeviceWatchdog | undefined;
+}
+
 /** @internal What MediaDevices.openOutput hands to an OutputPlayer. */
 export interface OutputPlayerParts {
-  stream: DeviceStream;
+  /** The device to start with (opened, not started). */
+  device: PlaybackDevice;
+  /** Opens another device the same way (for a switch). */
+  openDevice: (entry: CatalogEntry, catalog: DeviceCatalog) => PlaybackDevice;
+  /** The MediaDevices, for `devicechange` while following the default. */
+  devices: DeviceChangeSource;
+  followDefault: boolean;
   processing: SharedAudioProcessing;
   sampleRate: number;
   numChannels: number;
@@ -112,6 +156,9 @@ export interface OutputPlayerParts {
 }
 
 const BLOCK_MS = 10;
+// The longest a device switched away from plays out its last audio (ms): its ring and the host's buffer hold about
+// 20-60 ms with the default options.
+const RETIRE_LIMIT_MS = 500;
 // How far ahead a pull source is read (ms): enough to ride out a slow iterator, small enough to stay responsive.
 const PREFETCH_MS = 200;
 
@@ -123,8 +170,6 @@ const PREFETCH_MS = 200;
  * time, so the microphone of the same MediaDevices hears no echo of it.
  */
 export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
-  /** The device played on. */
-  readonly device: AudioDevice;
   /** Sample rate of the mix (Hz). */
   readonly sampleRate: number;
   /** Channels of the mix; every one is written to the device. */
@@ -132,7 +177,13 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** Backlog (ms) beyond which a live source's oldest audio is dropped. */
   readonly latencyCapMs: number;
 
-  private readonly stream: DeviceStream;
+  private link: PlaybackLink;
+  private readonly openDevice: OutputPlayerParts['openDevice'];
+  private readonly switcher: DeviceSwitcher;
+  // Counters of devices played on before the current one, so that stats never go back.
+  private readonly pastDevices = { underruns: 0, underrunFrames: 0, deviceUnderflows: 0 };
+  // Devices switched away from that still play out their last audio.
+  private readonly retiring = new Set<PlaybackLink>();
   private readonly processing: SharedAudioProcessing;
   private readonly blockFrames: number;
   private readonly targetBufferedFrames: number;
@@ -144,9 +195,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   private readonly streams = new Map<AsyncIterable<AudioFrame>, PlaybackSource>();
   // What sources no longer playing counted, so that stats never go back.
   private readonly removedStats = emptyPlaybackSourceStats();
-  private readonly watchdog: DeviceWatchdog;
   private started = false;
-  // Samples per channel written to the device ring since the player opened.
+  // Samples per channel (at the device's rate) written to the device ring since the player opened.
   private writtenFrames = 0;
   // Streams that ended, and the ring position their last sample reaches the device at.
   private readonly endedStreams: {
@@ -165,9 +215,9 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** @internal Use {@link MediaDevices.openOutput}. */
   constructor(parts: OutputPlayerParts) {
     super();
-    this.stream = parts.stream;
+    this.link = { ...parts.device, watchdog: undefined };
+    this.openDevice = parts.openDevice;
     this.processing = parts.processing;
-    this.device = parts.stream.outputDevice!;
     this.sampleRate = parts.sampleRate;
     this.numChannels = parts.numChannels;
     this.latencyCapMs = parts.latencyCapMs;
@@ -176,21 +226,141 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.mix = new Int32Array(this.blockFrames * parts.numChannels);
     this.block = new Int16Array(this.blockFrames * parts.numChannels);
     this.renderSlicer = new FrameSlicer(this.blockFrames, parts.numChannels, parts.sampleRate);
-    this.stream.on('writable', () => this.fill());
-    this.stream.on('rendered', (audio) => this.deferred.run(() => this.onRendered(audio)));
+    this.listen(this.link);
     this.processing.attachRenderer(this.flushRendered);
-    this.watchdog = new DeviceWatchdog(
-      this.stream,
-      () => !this.closing && this.started,
+    this.link.watchdog = this.watch(this.link);
+    const target: SwitchableDevice = {
+      kind: 'audiooutput',
+      currentDevice: () => this.device,
+      isClosed: () => this.closed,
+      checkOpen: () => this.checkOpen(),
+      moveTo: (entry, catalog) => this.moveTo(entry, catalog),
+      moved: (change) => emitIsolated(this, 'deviceChanged', change),
+      followFailed: (error) =>
+        this.deferred.emit(() =>
+          emitIsolated(this, 'warning', {
+            code: 'device-switch-failed',
+            message:
+              'moving to the new default output device failed; the player stays on its device',
+            cause: error,
+          }),
+        ),
+      lost: (error) => this.fail(error),
+    };
+    this.switcher = new DeviceSwitcher(target, parts.devices, parts.followDefault);
+  }
+
+  /** The device played on now (it changes when the player moves). */
+  get device(): AudioDevice {
+    return this.link.stream.outputDevice!;
+  }
+
+  /** Whether the player follows the system default output (`followDefault`, until {@link setOutputDevice}). */
+  get followsDefault(): boolean {
+    return this.switcher.followsDefault;
+  }
+
+  /**
+   * Moves the player to another speaker, chosen as `openOutput` chooses one (index, id or name substring), keeping
+   * its tracks, streams and the echo canceller's far end: the new device is opened, given the mix from here on and
+   * started (when the player was started), then the old one is closed; the audio mixed for the old device but not
+   * yet played there (about `bufferMs` plus its output latency) is not played. Then `deviceChanged` fires with
+   * reason `requested`, and following the default (if it did) ends. Moves run one after another; asking for the
+   * device in use only ends following the default.
+   * @returns resolves once the new device plays the mix.
+   * @throws (rejects) DeviceNotFoundError, AmbiguousDeviceError, DeviceCapabilityError, AudioBackendError (the
+   *   device refused to open or start); the old device then still plays. MediaDevicesError when the player is
+   *   closed.
+   */
+  setOutputDevice(selector: DeviceSelector): Promise<void> {
+    return this.switcher.request(selector);
+  }
+
+  private listen(link: PlaybackLink): void {
+    link.stream.on('writable', () => this.fill());
+    link.stream.on('rendered', (audio) => this.deferred.run(() => this.onRendered(link, audio)));
+  }
+
+  private watch(link: PlaybackLink): DeviceWatchdog {
+    return new DeviceWatchdog(
+      link.stream,
+      () => !this.closing && this.started && link === this.link,
       () => {
-        const error = new AudioBackendError(
-          `the output device ${this.device.id} stopped playing (lost or failed)`,
+        if (this.switcher.deviceStopped(link.stream.outputDevice!)) return;
+        this.fail(
+          new DeviceLostError(
+            link.stream.outputDevice!.id,
+            `the output device ${link.stream.outputDevice!.id} stopped playing (lost or failed)`,
+          ),
         );
-        void this.aclose()
-          .catch(reportUncaught)
-          .finally(() => emitIsolated(this, 'error', error));
       },
     );
+  }
+
+  /**
+   * Opens another device, hands it the mix and starts it (when started), then closes the old one. All or nothing:
+   * when the new device fails, the old one plays on.
+   */
+  private async moveTo(entry: CatalogEntry, catalog: DeviceCatalog): Promise<void> {
+    this.checkOpen();
+    const next: PlaybackLink = { ...this.openDevice(entry, catalog), watchdog: undefined };
+    const old = this.link;
+    // What the old device played until now reaches the echo canceller before anything of the new one.
+    old.stream.flushRendered();
+    this.listen(next);
+    this.link = next;
+    // A partial 10 ms frame of the old device's audio, stamped on its DAC times, is of no use any more.
+    this.renderSlicer.reset();
+    if (this.started) {
+      try {
+        // Mixed into the new device's ring before it starts, so it starts with audio rather than an underrun.
+        this.deferred.run(() => {
+          this.mixAhead();
+          next.stream.start();
+        });
+      } catch (error) {
+        this.link = old;
+        releasePlaybackDevice(next);
+        throw error;
+      }
+    }
+    this.retire(old);
+    next.watchdog = this.watch(next);
+  }
+
+  /**
+   * Keeps the counters of a device played on before and closes it: at once when the player is stopped, otherwise
+   * once it has played out what was mixed for it (its ring and the host's output latency), so that it goes on
+   * while the new device starts instead of both falling silent.
+   */
+  private retire(link: PlaybackLink): void {
+    link.watchdog?.stop();
+    // Counted up to now: what the old device plays from here on is its tail, whose running dry is no underrun.
+    const device = link.stream.stats;
+    this.pastDevices.underruns += device.outputRingUnderruns;
+    this.pastDevices.underrunFrames += device.outputSilenceFrames;
+    this.pastDevices.deviceUnderflows += device.outputUnderflows;
+    link.stream.removeAllListeners('writable');
+    if (!this.started) {
+      releasePlaybackDevice(link);
+      return;
+    }
+    this.retiring.add(link);
+    const { stream } = link;
+    const tailMs =
+      (stream.outputBufferedFrames * 1000) / stream.sampleRate + stream.latency.outputMs;
+    setTimeout(
+      () => {
+        if (this.retiring.delete(link)) releasePlaybackDevice(link);
+      },
+      Math.min(RETIRE_LIMIT_MS, tailMs + BLOCK_MS),
+    ).unref();
+  }
+
+  private fail(error: Error): void {
+    void this.aclose()
+      .catch(reportUncaught)
+      .finally(() => emitIsolated(this, 'error', error));
   }
 
   /**
@@ -220,7 +390,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     const source = this.tracks.get(track);
     if (!source) return;
     this.tracks.delete(track);
-    await this.retire(source);
+    await this.retireSource(source);
   }
 
   /**
@@ -242,7 +412,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     const source = this.streams.get(frames);
     if (!source) return;
     this.streams.delete(frames);
-    await this.retire(source);
+    await this.retireSource(source);
   }
 
   /** Starts the device: sources added before or after are heard. Starting twice does nothing. */
@@ -251,20 +421,21 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     if (this.started) return;
     this.started = true;
     this.fill();
-    this.stream.start();
+    this.link.stream.start();
   }
 
   /** Counters since the player opened. */
   get stats(): Readonly<OutputPlayerStats> {
-    const device = this.stream.stats;
+    const device = this.link.stream.stats;
+    const past = this.pastDevices;
     const sources = [...this.tracks.values(), ...this.streams.values()];
     const sum = (key: keyof PlaybackSourceStats) =>
       sources.reduce((n, s) => n + s.stats[key], this.removedStats[key]);
     return {
       renderedFrames: this.counters.renderedFrames,
-      underruns: device.outputRingUnderruns,
-      underrunFrames: device.outputSilenceFrames,
-      deviceUnderflows: device.outputUnderflows,
+      underruns: past.underruns + device.outputRingUnderruns,
+      underrunFrames: past.underrunFrames + device.outputSilenceFrames,
+      deviceUnderflows: past.deviceUnderflows + device.outputUnderflows,
       droppedFrames: sum('droppedFrames'),
       correctedFrames: sum('correctedFrames'),
       starvedFrames: sum('starvedFrames'),
@@ -277,7 +448,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   /** Samples per channel mixed but not yet handed to the device. */
   get bufferedFrames(): number {
-    return this.stream.outputBufferedFrames;
+    const { stream } = this.link;
+    return Math.round((stream.outputBufferedFrames * this.sampleRate) / stream.sampleRate);
   }
 
   /** Whether the player has been closed. */
@@ -320,7 +492,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     });
   }
 
-  private async retire(source: PlaybackSource): Promise<void> {
+  private async retireSource(source: PlaybackSource): Promise<void> {
     await source.cancel();
     for (const key of Object.keys(this.removedStats) as (keyof PlaybackSourceStats)[]) {
       this.removedStats[key] += source.stats[key];
@@ -338,36 +510,52 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   }
 
   private mixAhead(): void {
-    while (this.stream.outputBufferedFrames + this.blockFrames <= this.targetBufferedFrames) {
+    const { stream, toDevice } = this.link;
+    // The ring holds the device's rate.
+    const ratio = stream.sampleRate / this.sampleRate;
+    const target = Math.round(this.targetBufferedFrames * ratio);
+    const deviceBlock = Math.round(this.blockFrames * ratio);
+    while (stream.outputBufferedFrames + deviceBlock <= target) {
       this.mix.fill(0);
-      this.mixSources(this.tracks);
-      this.mixSources(this.streams);
+      this.mixSources(this.tracks, deviceBlock);
+      this.mixSources(this.streams, deviceBlock);
       for (let i = 0; i < this.mix.length; i++) {
         const v = this.mix[i]!;
         this.block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
       }
-      this.writtenFrames += this.stream.write(this.block);
+      if (!toDevice) {
+        this.writtenFrames += stream.write(this.block);
+        continue;
+      }
+      const frame = new AudioFrame(
+        this.block.slice(),
+        this.sampleRate,
+        this.numChannels,
+        this.blockFrames,
+      );
+      for (const out of toDevice.push(frame)) this.writtenFrames += stream.write(out.data);
     }
   }
 
   /** Mixes one block of each source into the mix; a source that has ended leaves. */
   private mixSources<K extends AsyncIterable<AudioFrame> | Track>(
     sources: Map<K, PlaybackSource>,
+    deviceBlock: number,
   ): void {
     for (const [key, source] of sources) {
       source.mixInto(this.mix, this.blockFrames);
       if (source.finished) {
         sources.delete(key);
         // Its last audio is in this block: announced once the device has taken the block.
-        this.endedStreams.push({ frames: key, playedAt: this.writtenFrames + this.blockFrames });
-        void this.retire(source);
+        this.endedStreams.push({ frames: key, playedAt: this.writtenFrames + deviceBlock });
+        void this.retireSource(source);
       }
     }
   }
 
   /** Fires `streamEnded` for ended streams whose last block the device has taken from the ring. */
   private announcePlayedStreams(): void {
-    const taken = this.writtenFrames - this.stream.outputBufferedFrames;
+    const taken = this.writtenFrames - this.link.stream.outputBufferedFrames;
     while (this.endedStreams.length > 0 && this.endedStreams[0]!.playedAt <= taken) {
       const { frames } = this.endedStreams.shift()!;
       this.deferred.emit(() =>
@@ -378,36 +566,48 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     }
   }
 
-  private readonly flushRendered = (): void => this.stream.flushRendered();
+  private readonly flushRendered = (): void => this.link.stream.flushRendered();
 
   /** What the device played, cut into 10 ms frames stamped with their DAC time, for the echo canceller. */
-  private onRendered(audio: TimedAudio): void {
+  private onRendered(link: PlaybackLink, audio: TimedAudio): void {
+    // A device switched away from: what it still played is not the far end any more.
+    if (link !== this.link) return;
+    const { stream, fromDevice } = link;
     let offset = 0;
     for (const block of audio.blocks) {
       const length = block.frames * audio.channels;
       this.counters.renderedFrames += block.frames;
-      this.renderSlicer.push(
-        audio.samples.subarray(offset, offset + length),
-        block.dacTime,
-        (data, dacTime) => {
-          if (!this.processing.apm) return;
-          try {
-            const frame = new AudioFrame(data, this.sampleRate, this.numChannels, this.blockFrames);
-            this.processing.render(frame, dacTime, this.stream.time());
-            this.counters.reverseFrames++;
-          } catch (error) {
-            this.counters.processingErrors++;
-            this.deferred.emit(() =>
-              emitIsolated(this, 'warning', {
-                code: 'processing-failed',
-                message: 'the echo canceller failed on a frame',
-                cause: error,
-              }),
-            );
-          }
-        },
-      );
+      const played = audio.samples.subarray(offset, offset + length);
       offset += length;
+      const toFrames = (data: Int16Array, dacTime: number): void => {
+        if (!this.processing.apm) return;
+        try {
+          const frame = new AudioFrame(data, this.sampleRate, this.numChannels, this.blockFrames);
+          this.processing.render(frame, dacTime, stream.time());
+          this.counters.reverseFrames++;
+        } catch (error) {
+          this.counters.processingErrors++;
+          this.deferred.emit(() =>
+            emitIsolated(this, 'warning', {
+              code: 'processing-failed',
+              message: 'the echo canceller failed on a frame',
+              cause: error,
+            }),
+          );
+        }
+      };
+      if (!fromDevice) {
+        this.renderSlicer.push(played, block.dacTime, toFrames);
+        continue;
+      }
+      const frame = new AudioFrame(
+        played.slice(),
+        stream.sampleRate,
+        this.numChannels,
+        block.frames,
+      );
+      for (const out of fromDevice.push(frame))
+        this.renderSlicer.push(out.data, block.dacTime, toFrames);
     }
   }
 
@@ -432,12 +632,15 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   }
 
   private async closeAll(): Promise<void> {
-    this.watchdog.stop();
+    this.switcher.stopFollowing();
     this.processing.detachRenderer(this.flushRendered);
-    this.stream.close();
+    this.link.watchdog?.stop();
+    releasePlaybackDevice(this.link);
+    for (const link of this.retiring) releasePlaybackDevice(link);
+    this.retiring.clear();
     const sources = [...this.tracks.values(), ...this.streams.values()];
     this.tracks.clear();
     this.streams.clear();
-    await Promise.all(sources.map((s) => this.retire(s)));
+    await Promise.all(sources.map((s) => this.retireSource(s)));
   }
 }

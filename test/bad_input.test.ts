@@ -64,6 +64,8 @@ const inputCases: [string, OpenInputOptions, ErrorClass][] = [
   ['inputDevice unknown', { inputDevice: 'no such mic' }, DeviceNotFoundError],
   ['inputDevice index out of range', { inputDevice: 99999 }, DeviceNotFoundError],
   ['inputDevice an output-only device', { inputDevice: speakerIndex }, DeviceNotFoundError],
+  ['followDefault with inputDevice', { followDefault: true }, InvalidOptionError],
+  ['followDefault a string', { followDefault: bad('yes') }, InvalidOptionError],
 ];
 
 const outputCases: [string, OpenOutputOptions, ErrorClass][] = [
@@ -75,6 +77,10 @@ const outputCases: [string, OpenOutputOptions, ErrorClass][] = [
   ['latencyCapMs huge', { latencyCapMs: 1e9 }, InvalidOptionError],
   ['outputDevice unknown', { outputDevice: 'no such speaker' }, DeviceNotFoundError],
   ['outputDevice an input-only device', { outputDevice: micIndex }, DeviceNotFoundError],
+  ['followDefault with outputDevice', { followDefault: true }, InvalidOptionError],
+  ['followDefault a number', { followDefault: bad(1) }, InvalidOptionError],
+  ['deviceSampleRate NaN', { deviceSampleRate: NaN }, InvalidOptionError],
+  ['deviceSampleRate huge', { deviceSampleRate: 1e9 }, InvalidOptionError],
 ];
 
 const streamCases: [string, DeviceStreamOptions, ErrorClass][] = [
@@ -181,6 +187,29 @@ describe('bad input', () => {
     expect(() => md.getInputDevice('no such mic')).toThrow(DeviceNotFoundError);
     expect(() => md.getOutputDevice(99999)).toThrow(DeviceNotFoundError);
     expect(() => md.getInputDevice(NaN)).toThrow(DeviceNotFoundError);
+    expect(() => md.getInputDevice(bad({}))).toThrow(InvalidOptionError);
+    expect(() => md.getOutputDevice(bad(null))).toThrow(InvalidOptionError);
+  });
+
+  it('setInputDevice / setOutputDevice: wrong types, unknown devices, the wrong direction, closed', async () => {
+    const md = new MediaDevices();
+    const capture = md.openInput({ inputDevice: rig.micA });
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    for (const selector of [undefined, null, {}, () => 0].map((v) => bad<string>(v))) {
+      await expect(capture.setInputDevice(selector)).rejects.toThrow(InvalidOptionError);
+      await expect(player.setOutputDevice(selector)).rejects.toThrow(InvalidOptionError);
+    }
+    for (const selector of [NaN, -1, 1e9, 'no such device']) {
+      await expect(capture.setInputDevice(selector)).rejects.toThrow(DeviceNotFoundError);
+      await expect(player.setOutputDevice(selector)).rejects.toThrow(DeviceNotFoundError);
+    }
+    await expect(capture.setInputDevice(speakerIndex)).rejects.toThrow(DeviceNotFoundError);
+    await expect(player.setOutputDevice(micIndex)).rejects.toThrow(DeviceNotFoundError);
+    expect(capture.device.id).toBe(rig.micA);
+    expect(player.device.id).toBe(rig.speakerA);
+    await Promise.all([capture.aclose(), player.aclose()]);
+    await expect(capture.setInputDevice(rig.micB)).rejects.toThrow(MediaDevicesError);
+    await expect(player.setOutputDevice(rig.speakerB)).rejects.toThrow(MediaDevicesError);
   });
 
   it('DeviceStream: wrong samples, the wrong direction, closed, closed twice', () => {

@@ -1,5 +1,6 @@
 /**
- * A lost device ends a capture and a player with an `error` event and leaves them closed, and the process can exit.
+ * A lost device ends a capture and a player (opened without followDefault) with a DeviceLostError `error` event and
+ * leaves them closed, and the process can exit.
  * The loss is the sound server going away (a private rig of this test's own, so the shared one is untouched): a
  * PulseAudio sink or source that is merely unloaded is not a loss here, because the server moves its streams to
  * the default device. A server that merely stalls (suspended) is no loss either: it is waited for.
@@ -13,7 +14,7 @@ import { startRig, stopRig } from '../scripts/audio_rig.js';
 
 describe('device loss', () => {
   it(
-    'the sound server dying ends capture and playback with AudioBackendError, closed, and the process exits',
+    'the sound server dying ends capture and playback with DeviceLostError (also following the default), closed, and the process exits',
     { timeout: 60_000 },
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'lk-loss-'));
@@ -49,18 +50,35 @@ describe('device loss', () => {
         expect(out, `child output; stderr:\n${err}`).toMatch(/^ready \d+ \d+$/m);
         expect(code, `the child must exit by itself; stderr:\n${err}`).toBe(0);
         const result = JSON.parse(out.trim().split('\n').at(-1)!) as Record<
-          'capture' | 'player',
-          { name: string; message: string; closed: boolean; afterLossMs: number }
+          'capture' | 'player' | 'followingCapture' | 'followingPlayer',
+          {
+            name: string;
+            message: string;
+            cause?: string;
+            closed: boolean;
+            afterLossMs: number;
+            moves: string[];
+          }
         >;
         console.log(
           `device loss noticed after ${result.capture.afterLossMs} ms (capture), ` +
-            `${result.player.afterLossMs} ms (player)`,
+            `${result.player.afterLossMs} ms (player); following the default: ` +
+            `${result.followingCapture.afterLossMs} ms (capture), ${result.followingPlayer.afterLossMs} ms ` +
+            `(player), ${JSON.stringify(result.followingCapture)}, ${JSON.stringify(result.followingPlayer)}`,
         );
         for (const side of [result.capture, result.player]) {
-          expect(side.name).toBe('AudioBackendError');
+          expect(side.name).toBe('DeviceLostError');
           expect(side.message).toMatch(/lost or failed/);
           expect(side.closed).toBe(true);
           // The watchdog's bound: 2 s without callbacks, checked every 0.5 s (plus the server's shutdown).
+          expect(side.afterLossMs).toBeLessThan(10_000);
+        }
+        // Following the default, there is no default left to move to: the same error, saying why.
+        for (const side of [result.followingCapture, result.followingPlayer]) {
+          expect(side.name).toBe('DeviceLostError');
+          expect(side.cause).toBeDefined();
+          expect(side.closed).toBe(true);
+          expect(side.moves).toEqual([]);
           expect(side.afterLossMs).toBeLessThan(10_000);
         }
       } finally {

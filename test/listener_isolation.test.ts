@@ -15,10 +15,12 @@ const TARGETS = [
   'InputCapture.frame',
   'InputCapture.overflow',
   'InputCapture.warning',
+  'InputCapture.deviceChanged',
   'OutputPlayer.warning',
   'OutputPlayer.overflow',
   'OutputPlayer.streamEnded',
   'OutputPlayer.trackEnded',
+  'OutputPlayer.deviceChanged',
   'MediaDevices.devicechange',
   'MediaDevices.warning',
 ];

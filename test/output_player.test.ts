@@ -268,6 +268,34 @@ describe('OutputPlayer', () => {
     expect(rmsDbfs(b)).toBeLessThan(-80);
   });
 
+  it('plays through a device run at another rate (deviceSampleRate 44100): resampled both ways', async () => {
+    const md = new MediaDevices();
+    // With processing on, what the device played (at 44.1 kHz) goes back to the echo canceller at 48 kHz.
+    const capture = md.openInput({ inputDevice: rig.micA });
+    const player = md.openOutput({ outputDevice: rig.speakerA, deviceSampleRate: 44100 });
+    const tone = new ToneTrack('resampled', 1000, -12);
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let span: { from: number; to: number };
+    try {
+      await player.addTrack(tone.track);
+      await player.start();
+      await sleep(400);
+      span = await nextSpan(recording, 1000);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+      await capture.aclose();
+      await tone.close();
+    }
+    expectTone(heard.subarray(span.from, span.to), 1000, -12);
+    const { renderedFrames, reverseFrames, processingErrors } = player.stats;
+    // The device's samples are counted at its rate; the echo canceller got 10 ms frames of them at 48 kHz.
+    expect(reverseFrames).toBeGreaterThan(50);
+    expect(Math.abs(reverseFrames * 441 - renderedFrames)).toBeLessThan(441 * 10);
+    expect(processingErrors).toBe(0);
+  });
+
   it('removeTrack stops one track, the other plays on; unknown tracks are ignored, doubles refused', async () => {
     const md = new MediaDevices();
     const player = md.openOutput({ outputDevice: rig.speakerA });

@@ -1,5 +1,5 @@
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from '../audio_device.js';
-import { AmbiguousDeviceError, DeviceNotFoundError } from '../errors.js';
+import { AmbiguousDeviceError, DeviceNotFoundError, InvalidOptionError } from '../errors.js';
 import {
   nativeBinding,
   type NativeDeviceInfo,
@@ -182,9 +182,13 @@ export class DeviceCatalog {
   /**
    * Chooses a device of one direction by index, exact id, exact name, or a case-insensitive substring of name or id
    * that matches one device (or one device that is not a monitor of a sink).
-   * @throws DeviceNotFoundError when nothing matches; AmbiguousDeviceError when a substring matches several.
+   * @throws DeviceNotFoundError when nothing matches; AmbiguousDeviceError when a substring matches several;
+   *   InvalidOptionError for a selector that is neither a number nor a string.
    */
   resolve(selector: DeviceSelector, kind: AudioDeviceKind): CatalogEntry {
+    if (typeof selector !== 'number' && typeof selector !== 'string') {
+      throw new InvalidOptionError('device', selector, 'an index, an id or a name');
+    }
     const candidates = this.list(kind);
     const describe = (list: CatalogEntry[]): string[] =>
       list.map((e) => `${e.device.index}: ${e.device.id} (${e.device.name})`);
