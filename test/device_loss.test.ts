@@ -59,7 +59,7 @@ describe('device loss', () => {
             afterLossMs: number;
             moves: string[];
           }
-        >;
+        > & { thrownByErrorListeners: number };
         console.log(
           `device loss noticed after ${result.capture.afterLossMs} ms (capture), ` +
             `${result.player.afterLossMs} ms (player); following the default: ` +
@@ -81,6 +81,8 @@ describe('device loss', () => {
           expect(side.moves).toEqual([]);
           expect(side.afterLossMs).toBeLessThan(10_000);
         }
+        // A throwing `error` listener on each of the four: reported as uncaught, each time, and nothing else broke.
+        expect(result.thrownByErrorListeners).toBe(4);
       } finally {
         await stopRig(dir);
         rmSync(dir, { recursive: true, force: true });
