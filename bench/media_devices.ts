@@ -130,8 +130,7 @@ function quantiles(values: number[]) {
 }
 
 /** The private DeviceStream of a capture or player, for diagnostics only (host latency, rendered DAC times). */
-const deviceStreamOf = (o: InputCapture | OutputPlayer) =>
-  (o as unknown as { stream: DeviceStream }).stream;
+const deviceStreamOf = (o: InputCapture | OutputPlayer) => o.deviceStream;
 /** The player's private buffer of one stream, for diagnostics only. */
 const sourceOf = (player: OutputPlayer, stream: AsyncIterable<AudioFrame>) =>
   (

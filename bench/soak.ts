@@ -56,7 +56,6 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import {
   MediaDevices,
-  type DeviceStream,
   type DeviceStreamStats,
   type InputCapture,
   type InputCaptureStats,
@@ -188,8 +187,7 @@ async function* pulledSpeech(samples: Int16Array, seconds: number): AsyncGenerat
 }
 
 /** The private DeviceStream of a capture or player, read for its counters and its mix events only. */
-const deviceStreamOf = (o: InputCapture | OutputPlayer) =>
-  (o as unknown as { stream: DeviceStream }).stream;
+const deviceStreamOf = (o: InputCapture | OutputPlayer) => o.deviceStream;
 /** The player's private buffer of a track, read for its backlog only. */
 const trackSourceOf = (player: OutputPlayer, track: LoopedTrack) =>
   (player as unknown as { tracks: Map<unknown, { bufferedFrames: number }> }).tracks.get(

@@ -244,6 +244,11 @@ export class InputCapture extends EventEmitter<InputCaptureEvents> {
     return this.switcher.request(selector);
   }
 
+  /** @internal The device stream in use now (benchmarks read its counters and events). */
+  get deviceStream(): DeviceStream {
+    return this.link.stream;
+  }
+
   /** Counters since the capture opened. */
   get stats(): Readonly<InputCaptureStats> {
     return { ...this.counters, queueLength: this.queue.length };

@@ -424,6 +424,11 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.link.stream.start();
   }
 
+  /** @internal The device stream in use now (benchmarks read its counters and events). */
+  get deviceStream(): DeviceStream {
+    return this.link.stream;
+  }
+
   /** Counters since the player opened. */
   get stats(): Readonly<OutputPlayerStats> {
     const device = this.link.stream.stats;
