@@ -17,8 +17,13 @@
  * AEC on: at least 20 dB, input opened first and output opened first. AEC off (all processing off): within 1 dB
  * of 0 (the path is bit-exact here, so anything more means the measurement or the capture is wrong).
  *
- * Near-end loss (double talk: a second voice played into the feed while the far end's echo goes on): per 20 ms
- * block where the near end is active and dominant, its level minus the processed level; median below 6 dB.
+ * ERLE alone would pass for a canceller that mutes everything (and the helpers refuse a near-silent output), so
+ * every AEC-on run also has a near-end talker, and the test checks what happens to it. Near-end loss: per 20 ms
+ * block where the near end is active and dominant, its level minus the processed level.
+ * - Double talk (a second voice played into the feed while the far end's echo goes on): median below 6 dB, and
+ *   the share of blocks cut by more than 10 dB bounded.
+ * - Near end alone (the talker starts 1.5 s after the far end has ended: the runs that measure ERLE): median below
+ *   3 dB, and the share of blocks cut by more than 10 dB bounded.
  *
  * Processing other than AEC is off: noise suppression and gain control would change the levels both measures
  * compare, and the high-pass filter has nothing to remove here (espeak-ng speech has no rumble).
@@ -67,9 +72,13 @@ const ECHO_GAIN_DB = -9;
 /** Far end and near end levels (RMS over the whole utterance, pauses included). */
 const FAR_DBFS = -20;
 const NEAR_DBFS = -20;
-/** Feed track: chirp at 0.1 s; near-end talker (when there is one) at NEAR_AT s after the track starts. */
+/**
+ * Feed track: chirp at 0.1 s; a double-talk near end at NEAR_AT s after the track starts; a near end alone
+ * NEAR_AFTER_S after the far end has ended (the far end starts about 0.5 s after the track).
+ */
 const MARKER_AT = 0.1;
 const NEAR_AT = 6;
+const NEAR_AFTER_S = 1.5;
 const MARKER = chirpInt16(RATE, 150, 300, 3000, -12);
 /** Blocks at or above this raw level carry echo. */
 const ECHO_BLOCK_DBFS = -50;
@@ -135,7 +144,8 @@ afterAll(async () => {
 interface CallOptions {
   processing: typeof AEC_ONLY | typeof NO_PROCESSING;
   order: 'input-first' | 'output-first';
-  nearTalker: boolean;
+  /** None, talking over the far end ('double-talk'), or alone once the far end has ended ('after'). */
+  nearTalker: false | 'double-talk' | 'after';
   /** Block the event loop this long (ms), STALL_AT s into the far end; default no stall. */
   stallMs?: number;
 }
@@ -169,6 +179,11 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000)
     if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(10);
   }
+}
+
+/** Where the near-end talker starts in the feed track (s). */
+function nearOffset(mode: 'double-talk' | 'after'): number {
+  return mode === 'double-talk' ? NEAR_AT : MARKER_AT + 0.5 + far.length / RATE + NEAR_AFTER_S;
 }
 
 /** One call: opens input and output in the given order, plays the far end (and near end), records both sides. */
@@ -220,11 +235,12 @@ async function runCall({ processing, order, nearTalker, stallMs }: CallOptions):
     );
     const recording = await startRecording(rig.micA);
     try {
+      const nearAt = nearTalker ? nearOffset(nearTalker) : 0;
       const track = new Int16Array(
-        nearTalker ? sec(NEAR_AT) + near.length : sec(MARKER_AT) + MARKER.length,
+        nearTalker ? sec(nearAt) + near.length : sec(MARKER_AT) + MARKER.length,
       );
       track.set(MARKER, sec(MARKER_AT));
-      if (nearTalker) track.set(near, sec(NEAR_AT));
+      if (nearTalker) track.set(near, sec(nearAt));
       // A deep server-side buffer: an underrun of this stream would shift the near end against the chirp.
       const feeding = playIntoSink(rig.micAFeed, track, { latencyMs: 250 });
       await sleep(500);
@@ -285,9 +301,9 @@ async function runCall({ processing, order, nearTalker, stallMs }: CallOptions):
   let nearStart = 0;
   let nearEnd = 0;
   if (nearTalker) {
-    // Same pacat stream as the chirp: the near end starts NEAR_AT - MARKER_AT after it. Check (and refine) that
+    // Same pacat stream as the chirp: the near end starts nearOffset - MARKER_AT after it. Check (and refine) that
     // by correlation over a second of talk, in case the stream slipped.
-    const expected = rawMarker + sec(NEAR_AT - MARKER_AT);
+    const expected = rawMarker + sec(nearOffset(nearTalker) - MARKER_AT);
     const excerptStart = firstAbove(near, 3000);
     const excerpt = near.subarray(excerptStart, excerptStart + sec(1));
     const { lag, correlation } = bestLag(
@@ -343,19 +359,103 @@ function erle(call: Call, from = call.echoStart + sec(3), to = call.echoEnd): nu
 function erleProfile(call: Call): string {
   const out: string[] = [];
   for (let at = call.echoStart; at + sec(1) <= call.echoEnd; at += sec(1)) {
-    const m = maskedErleDb(
-      call.raw,
-      call.out,
-      call.present,
-      at,
-      at + sec(1),
-      BLOCK,
-      ECHO_BLOCK_DBFS,
-    );
-    out.push(m.blocks > 0 ? m.erleDb.toFixed(0) : '-');
+    // A second with no echo-bearing block, or whose output is near-silent, has no figure of its own.
+    let figure = '-';
+    try {
+      figure = maskedErleDb(
+        call.raw,
+        call.out,
+        call.present,
+        at,
+        at + sec(1),
+        BLOCK,
+        ECHO_BLOCK_DBFS,
+      ).erleDb.toFixed(0);
+    } catch {
+      // left as '-'
+    }
+    out.push(figure);
   }
   return out.join(' ');
 }
+
+/** What echo cancellation did to the near-end talker; see {@link nearEndLoss}. */
+interface NearEndLoss {
+  /** Loss (dB) of each counted block: the near end's level minus the processed level. */
+  losses: number[];
+  /** Median of `losses` (dB). */
+  median: number;
+  /** Share of the counted blocks cut by more than 10 dB. */
+  cut: number;
+  /** Blocks left out because the capture dropped them. */
+  missing: number;
+}
+
+/**
+ * Near-end loss, per 20 ms block of the near-end talk where the near end is active (its own level at least
+ * -45 dBFS) and dominant (at least 6 dB above the echo in the raw microphone): the near end's level minus the
+ * processed level. The echo is the raw microphone minus the near end (the feed sink sums the two streams exactly),
+ * the near end's position is known to the sample (see runCall).
+ */
+function nearEndLoss(call: Call): NearEndLoss {
+  const echo = difference(call.raw, call.nearRef);
+  const nearLv = blockLevels(call.nearRef, call.nearStart, call.nearEnd, BLOCK);
+  const echoLv = blockLevels(echo, call.nearStart, call.nearEnd, BLOCK);
+  const outLv = blockLevels(call.out, call.nearStart, call.nearEnd, BLOCK);
+  const losses: number[] = [];
+  let missing = 0;
+  for (let b = 0; b < nearLv.length; b++) {
+    if (nearLv[b]! < -45 || nearLv[b]! - echoLv[b]! < 6) continue;
+    const at = call.nearStart + b * BLOCK;
+    if (allPresent(call.present, at, at + BLOCK)) losses.push(nearLv[b]! - outLv[b]!);
+    else missing++;
+  }
+  return {
+    losses,
+    median: median(losses),
+    cut: losses.filter((l) => l > 10).length / losses.length,
+    missing,
+  };
+}
+
+function describeNearEnd(n: NearEndLoss): string {
+  return (
+    `near-end median loss ${n.median.toFixed(2)} dB over ${n.losses.length} blocks ` +
+    `(${(100 * n.cut).toFixed(0)}% cut by > 10 dB)`
+  );
+}
+
+/**
+ * The near-end talker alone after the far end (nearTalker 'after'), checked in every run that measures ERLE: a
+ * canceller that mutes or mangles the microphone fails here. Bounds: median loss < 3 dB, share of blocks cut by
+ * more than 10 dB < NEAR_ALONE_MAX_CUT (the figures measured are there).
+ */
+function expectNearEndAlonePasses(call: Call): NearEndLoss {
+  const n = nearEndLoss(call);
+  // The talker starts after the echo has ended: no double talk here.
+  expect(call.nearStart).toBeGreaterThan(call.echoEnd);
+  expect(n.losses.length).toBeGreaterThan(50);
+  expect(n.missing / (n.losses.length + n.missing)).toBeLessThan(0.1);
+  expect(n.median, 'near-end median loss (dB), talker alone').toBeLessThan(3);
+  expect(n.cut, 'share of near-end blocks cut by > 10 dB, talker alone').toBeLessThan(
+    NEAR_ALONE_MAX_CUT,
+  );
+  return n;
+}
+
+/**
+ * See expectNearEndAlonePasses. Measured with `npx vitest run test/echo_cancellation.test.ts`, two runs on the
+ * shared 2-core VM at load averages 6-13 (2026-12-04), 6 near-end-alone measurements: median loss 0.32-0.33 dB,
+ * 0 % of 219-229 blocks cut by more than 10 dB (also in the runs whose ERLE failed: see the issue notes on the
+ * echo path under load). Bounds: 3 dB (as for the synthetic path in apm.test.ts) and 10 % of blocks.
+ */
+const NEAR_ALONE_MAX_CUT = 0.1;
+/**
+ * See the double-talk test. Measured: 19 % of blocks cut by more than 10 dB (median loss 2.17 dB) in a run that
+ * cancelled (ERLE 59.6 dB before the near end); the README's demo, on another room and talker, 31-37 %. Bound:
+ * 60 %, so that a canceller that suppresses the near end in most of the double talk fails.
+ */
+const DOUBLE_TALK_MAX_CUT = 0.6;
 
 function describeDelays(call: Call): string {
   const d = call.delays;
@@ -392,24 +492,25 @@ describe('echo cancellation through real devices', () => {
   });
 
   for (const order of ['input-first', 'output-first'] as const) {
-    it(`removes >= 20 dB of echo after the first 3 s with AEC on (${order})`, async () => {
-      const call = await runCall({ processing: AEC_ONLY, order, nearTalker: false });
+    it(`removes >= 20 dB of echo after the first 3 s with AEC on, and passes the near end (${order})`, async () => {
+      const call = await runCall({ processing: AEC_ONLY, order, nearTalker: 'after' });
       const erleOn = erle(call);
       const early = erle(call, call.echoStart, call.echoStart + sec(3));
       console.log(
         `AEC on (${order}): ERLE ${erleOn.toFixed(1)} dB after 3 s (${early.toFixed(1)} dB in the first 3 s); ` +
-          `per second: ${erleProfile(call)}; ` +
+          `per second: ${erleProfile(call)}; then alone: ${describeNearEnd(nearEndLoss(call))}; ` +
           describeDelays(call),
       );
       expect(erleOn).toBeGreaterThanOrEqual(20);
+      expectNearEndAlonePasses(call);
     });
   }
 
-  it('keeps cancelling after a 300 ms event-loop stall (input opened first)', async () => {
+  it('keeps cancelling after a 300 ms event-loop stall, and passes the near end (input opened first)', async () => {
     const call = await runCall({
       processing: AEC_ONLY,
       order: 'input-first',
-      nearTalker: false,
+      nearTalker: 'after',
       stallMs: 300,
     });
     // The stall falls STALL_AT s after the far end was handed over, i.e. about that far after the echo's onset.
@@ -417,43 +518,35 @@ describe('echo cancellation through real devices', () => {
     const erleAfter = erle(call, afterStall);
     console.log(
       `AEC on, 300 ms stall: ERLE ${erleAfter.toFixed(1)} dB from 1 s after the stall; per second: ` +
-        `${erleProfile(call)}; ${describeDelays(call)}`,
+        `${erleProfile(call)}; then alone: ${describeNearEnd(nearEndLoss(call))}; ${describeDelays(call)}`,
     );
     expect(erleAfter).toBeGreaterThanOrEqual(20);
+    expectNearEndAlonePasses(call);
   });
 
-  it('passes near-end speech during double talk with a median loss < 6 dB', async () => {
-    const call = await runCall({ processing: AEC_ONLY, order: 'input-first', nearTalker: true });
-    // Near-end loss, per 20 ms block of the near-end talk where the near end is active (its own level at least
-    // -45 dBFS) and dominant (at least 6 dB above the echo in the raw microphone): the near end's level minus
-    // the processed level. The echo is the raw microphone minus the near end (the feed sink sums the two
-    // streams exactly), the near end's position is known to the sample (see runCall).
-    const echo = difference(call.raw, call.nearRef);
-    const nearLv = blockLevels(call.nearRef, call.nearStart, call.nearEnd, BLOCK);
-    const echoLv = blockLevels(echo, call.nearStart, call.nearEnd, BLOCK);
-    const outLv = blockLevels(call.out, call.nearStart, call.nearEnd, BLOCK);
-    const losses: number[] = [];
-    let missing = 0;
-    for (let b = 0; b < nearLv.length; b++) {
-      if (nearLv[b]! < -45 || nearLv[b]! - echoLv[b]! < 6) continue;
-      const at = call.nearStart + b * BLOCK;
-      if (allPresent(call.present, at, at + BLOCK)) losses.push(nearLv[b]! - outLv[b]!);
-      else missing++;
-    }
+  it('passes near-end speech during double talk with a median loss < 6 dB and bounded cuts', async () => {
+    const call = await runCall({
+      processing: AEC_ONLY,
+      order: 'input-first',
+      nearTalker: 'double-talk',
+    });
+    const n = nearEndLoss(call);
     const overlap = Math.min(call.nearEnd, call.echoEnd) - Math.max(call.nearStart, call.echoStart);
-    const loss = median(losses);
-    const cut = losses.filter((l) => l > 10).length / losses.length;
     const before = erle(call, call.echoStart + sec(3), call.nearStart);
     console.log(
-      `double talk: near-end median loss ${loss.toFixed(2)} dB over ${losses.length} blocks ` +
-        `(${(100 * cut).toFixed(0)}% cut by > 10 dB), overlap with the far end ${(overlap / RATE).toFixed(1)} s; ` +
+      `double talk: ${describeNearEnd(n)}, overlap with the far end ${(overlap / RATE).toFixed(1)} s; ` +
         `ERLE before the near end ${before.toFixed(1)} dB; ${describeDelays(call)}`,
     );
     // Double talk for real: the near end overlaps the far end's echo by seconds.
     expect(overlap).toBeGreaterThan(sec(3));
-    expect(losses.length).toBeGreaterThan(50);
-    expect(missing / (losses.length + missing)).toBeLessThan(0.1);
+    expect(n.losses.length).toBeGreaterThan(50);
+    expect(n.missing / (n.losses.length + n.missing)).toBeLessThan(0.1);
     expect(before).toBeGreaterThanOrEqual(20);
-    expect(loss).toBeLessThan(6);
+    expect(n.median, 'near-end median loss (dB), double talk').toBeLessThan(6);
+    // AEC3 cuts part of the near end while both talk (its own double-talk behaviour; the README's demo: about a
+    // third of the blocks). Bound: see DOUBLE_TALK_MAX_CUT.
+    expect(n.cut, 'share of near-end blocks cut by > 10 dB, double talk').toBeLessThan(
+      DOUBLE_TALK_MAX_CUT,
+    );
   });
 });
