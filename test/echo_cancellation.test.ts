@@ -25,8 +25,9 @@
  * - The runs without a talker: the alignment chirp is near-end sound too (played into the microphone before the
  *   far end starts); its level in the processed output is within 3 dB of the raw one, so a canceller that mutes
  *   or halves the microphone fails, and the ERLE helpers refuse an output that is near-silent over the echo.
- *   (A talker after the far end, in the same feed stream as the chirp, was tried: with that stream open through
- *   the far end the rig's echo path degraded and ERLE collapsed in 4 runs out of 4, against 0 of 2 without it.)
+ *   (A talker after the far end, in the same feed stream as the chirp, was tried: ERLE collapsed in 4 runs of 4,
+ *   and in none of 3 without it, in the same hour at load averages 4-15. Not pinned down; suspected: the feed
+ *   stream open through the far end beside the echo path's stream on the same sink.)
  *
  * Processing other than AEC is off: noise suppression and gain control would change the levels both measures
  * compare, and the high-pass filter has nothing to remove here (espeak-ng speech has no rumble).
