@@ -435,13 +435,13 @@ function expectChirpPasses(call: Call): void {
   expect(Math.abs(call.markerLossDb), 'chirp level lost in processing (dB)').toBeLessThan(3);
 }
 /**
- * See the double-talk test. Measured: 19 %, 18 % and 22 % of blocks cut by more than 10 dB (median loss 2.17, 2.52
- * and 2.50 dB) in three runs that cancelled (ERLE 59.6, 58.7 and 62.9 dB before the near end; load average 4-10,
- * 2026-12-04, `npx vitest run test/echo_cancellation.test.ts`); the
- * README's demo, on another room and talker, 31-37 %. Bound:
- * 60 %, so that a canceller that suppresses the near end in most of the double talk fails.
+ * See the double-talk test. Measured (`npx vitest run test/echo_cancellation.test.ts`, load average 4-10,
+ * 2026-12-04), in four runs whose ERLE before the near end was 52-63 dB: 19 %, 18 %, 22 % and 54 % of blocks cut by
+ * more than 10 dB (median loss 2.17, 2.52, 2.50 and 12.64 dB; the last in a run whose echo path slipped by 15 ms
+ * while it was measured, and which failed the median bound); the README's demo, on another room and talker,
+ * 31-37 %. Bound: 75 %, so that a canceller that suppresses the near end through most of the double talk fails.
  */
-const DOUBLE_TALK_MAX_CUT = 0.6;
+const DOUBLE_TALK_MAX_CUT = 0.75;
 
 function describeDelays(call: Call): string {
   const d = call.delays;
