@@ -127,11 +127,22 @@ describe('echo cancellation on a synthetic echo path', () => {
     expect(echoGain).toBeLessThanOrEqual(-6);
   });
 
-  it('removes >= 25 dB of echo over seconds 2-10 with echo cancellation on', () => {
+  /**
+   * ERLE alone passes for a canceller that mutes everything: every test that checks it also checks the near-end
+   * talker who follows the far end (loss over the talk < 3 dB, as in the near-end test below).
+   */
+  function expectNearEndKept(out: Int16Array, what: string): void {
+    const loss = -gainDb(mic, out, nearStart, nearEnd);
+    console.log(`near-end speech loss, ${what}: ${loss.toFixed(2)} dB`);
+    expect(loss, `near-end speech loss (dB), ${what}`).toBeLessThan(3);
+  }
+
+  it('removes >= 25 dB of echo over seconds 2-10 with echo cancellation on, and keeps the near end', () => {
     const out = run(mic, far, { echoCancellation: true }, echoPath.delayMs);
     const erle = erleDb(mic, out, sec(2), sec(10), FRAME, -60);
     console.log(`ERLE, AEC on, seconds 2-10: ${erle.toFixed(1)} dB`);
     expect(erle).toBeGreaterThanOrEqual(25);
+    expectNearEndKept(out, 'AEC on');
   });
 
   it('leaves the echo alone (ERLE within 1 dB of 0) with echo cancellation off', () => {
@@ -148,7 +159,7 @@ describe('echo cancellation on a synthetic echo path', () => {
     expect(loss).toBeLessThan(3);
   });
 
-  it('cancels the same echo from WAV files through the offline helper, with a delay hint of 0', async () => {
+  it('cancels the same echo from WAV files through the offline helper (delay hint 0), keeping the near end', async () => {
     const micPath = join(dir, 'mic.wav');
     const farPath = join(dir, 'far.wav');
     const outPath = join(dir, 'out.wav');
@@ -162,9 +173,10 @@ describe('echo cancellation on a synthetic echo path', () => {
     const erle = erleDb(mic, out.samples, sec(2), sec(10), FRAME, -60);
     console.log(`ERLE, offline helper, seconds 2-10: ${erle.toFixed(1)} dB`);
     expect(erle).toBeGreaterThanOrEqual(25);
+    expectNearEndKept(out.samples, 'offline helper');
   });
 
-  it('takes a stereo far end against a mono near end, and rejects a far end at another rate', () => {
+  it('takes a stereo far end against a mono near end (near end kept), and rejects a far end at another rate', () => {
     const stereoFar = new Int16Array(far.length * 2);
     for (let i = 0; i < far.length; i++) stereoFar[2 * i] = stereoFar[2 * i + 1] = far[i]!;
     const near = { sampleRate: RATE, channels: 1, samples: mic };
@@ -172,6 +184,7 @@ describe('echo cancellation on a synthetic echo path', () => {
     const erle = erleDb(mic, audio.samples, sec(2), sec(10), FRAME, -60);
     console.log(`ERLE, stereo far end, seconds 2-10: ${erle.toFixed(1)} dB`);
     expect(erle).toBeGreaterThanOrEqual(25);
+    expectNearEndKept(audio.samples, 'stereo far end');
     const at16k = { sampleRate: 16000, channels: 1, samples: far };
     expect(() => cancelEcho(near, at16k)).toThrow(AudioFormatMismatchError);
   });

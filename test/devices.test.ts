@@ -17,6 +17,7 @@ import {
   dominantFrequencyHz,
   firstSampleAbove,
   rmsDbfs,
+  seededRandom,
   sineInt16,
   sineRmsDbfs,
 } from './support/signal.js';
@@ -183,7 +184,25 @@ describe('routing and levels', () => {
 });
 
 describe('timing', () => {
-  it('a click captured back has ADC time equal to its DAC time within 5 ms, with plausible latencies', async () => {
+  /**
+   * The ADC time of a click captured from the speaker's monitor against the DAC time the output reported for it.
+   * Each time is PortAudio's callback time plus or minus the latency the host reported, so they agree when the
+   * latencies are right; a callback that a loaded machine wakes late stamps its block late. Bounds:
+   * - the median of 7 clicks within one device period (10 ms) plus 2 ms: most callbacks are on time even under
+   *   load, and one period of scheduling jitter is allowed;
+   * - every click within the host's reported latency (the audio it buffers, 20 ms on the rig) plus one period
+   *   plus 2 ms: a callback woken later than that would have run the device dry.
+   * A timestamp that leaves out the reported latency (20 ms on the rig) or comes from another clock moves every
+   * click, and fails the median. Measured at load average 11 (2026-12-04, `npx vitest run
+   * test/devices.test.ts`): 2.18, 1.87, 12.53, 21.04, 0.62 ms (the old bound, every click within 5 ms, failed
+   * at 5.49 ms and 12.53 ms). The figure itself, unloaded, belongs to bench/engine.ts (`roundTripMs.dacToAdc`).
+   */
+  const PERIOD_MS = (FRAMES_10MS / RATE) * 1000;
+  const CLICKS = 7;
+  /** How long a click may take to come back before it counts as lost: far beyond any latency, even under load. */
+  const CLICK_TIMEOUT_MS = 5000;
+
+  it('a click captured back is found, at full level, with ADC time matching its DAC time (one period of jitter)', async () => {
     const input = DeviceStream.open({
       input: { device: `${rig.speakerA}.monitor`, channels: 1 },
       sampleRate: RATE,
@@ -209,18 +228,38 @@ describe('timing', () => {
       input.start();
       output.start();
       const differencesMs: number[] = [];
-      for (let click = 0; click < 5; click++) {
+      for (let click = 0; click < CLICKS; click++) {
         await sleep(150 + 37 * click); // clicks land at different places within a buffer
+        rendered.length = 0;
+        captured.length = 0;
         const pulse = new Int16Array(48).fill(16000);
-        output.write(pulse);
-        await sleep(250);
-        const dac = findClickTime(rendered.splice(0), 'dacTime');
-        const adc = findClickTime(captured.splice(0), 'adcTime');
-        expect(dac).not.toBeNull();
-        expect(adc).not.toBeNull();
-        differencesMs.push((adc! - dac!) * 1000);
+        expect(output.write(pulse)).toBe(pulse.length);
+        // Waits for the click to come back (not a fixed time: a loaded machine may take longer).
+        let dac: ClickFound | null = null;
+        let adc: ClickFound | null = null;
+        for (let waited = 0; dac === null || adc === null; waited += 10) {
+          if (waited > CLICK_TIMEOUT_MS) break;
+          await sleep(10);
+          dac ??= findClick(rendered, 'dacTime');
+          adc ??= findClick(captured, 'adcTime');
+        }
+        expect(dac, `click ${click} in what the output played`).not.toBeNull();
+        expect(adc, `click ${click} captured from the monitor`).not.toBeNull();
+        // The monitor hears the sink's mix bit for bit: the click comes back at the level it was written.
+        expect(dac!.peak).toBe(16000);
+        expect(Math.abs(adc!.peak - 16000)).toBeLessThanOrEqual(1);
+        differencesMs.push((adc!.time - dac!.time) * 1000);
       }
-      for (const d of differencesMs) expect(Math.abs(d)).toBeLessThan(5);
+      console.log(
+        `click ADC - DAC: ${differencesMs.map((d) => d.toFixed(2)).join(', ')} ms; host latency ` +
+          `input ${latency.input.toFixed(1)} ms, output ${latency.output.toFixed(1)} ms`,
+      );
+      const magnitudes = differencesMs.map(Math.abs).sort((x, y) => x - y);
+      expect(magnitudes[CLICKS >> 1], 'median |ADC - DAC| (ms)').toBeLessThanOrEqual(PERIOD_MS + 2);
+      const hostMs = Math.max(latency.input, latency.output);
+      expect(magnitudes.at(-1), 'largest |ADC - DAC| (ms)').toBeLessThanOrEqual(
+        hostMs + PERIOD_MS + 2,
+      );
     } finally {
       input.close();
       output.close();
@@ -228,16 +267,29 @@ describe('timing', () => {
   });
 });
 
-/** The stream-clock time (s) of the first sample above half scale, from the block timing it arrived with. */
-function findClickTime(
+interface ClickFound {
+  /** Stream-clock time (s) of the click's first sample above half of the click's level. */
+  time: number;
+  /** Largest magnitude in the block the click starts in. */
+  peak: number;
+}
+
+/** The first sample above 8000 (half the click), timed from the block it arrived in. */
+function findClick(
   chunks: { samples: Int16Array; blocks: { frames: number; adcTime: number; dacTime: number }[] }[],
   clock: 'adcTime' | 'dacTime',
-): number | null {
+): ClickFound | null {
   for (const chunk of chunks) {
     let offset = 0;
     for (const block of chunk.blocks) {
       for (let i = 0; i < block.frames; i++) {
-        if (Math.abs(chunk.samples[offset + i]!) > 8000) return block[clock] + i / RATE;
+        if (Math.abs(chunk.samples[offset + i]!) > 8000) {
+          let peak = 0;
+          for (let j = i; j < Math.min(i + 48, chunk.samples.length - offset); j++) {
+            peak = Math.max(peak, Math.abs(chunk.samples[offset + j]!));
+          }
+          return { time: block[clock] + i / RATE, peak };
+        }
       }
       offset += block.frames;
     }
@@ -245,44 +297,155 @@ function findClickTime(
   return null;
 }
 
+/** A deterministic, never-zero sequence to play: a zero in what was rendered is silence the stream put in. */
+function neverZero(frames: number): Int16Array {
+  const random = seededRandom(12);
+  return Int16Array.from({ length: frames }, () => Math.round((random() * 2 - 1) * 8000) || 1);
+}
+
 describe('xrun counters', () => {
+  /**
+   * Device xruns (PortAudio's callback flags) come from the host: the audio thread or the sound server ran late.
+   * The callback never waits on JavaScript, so on a loaded machine they happen with nothing wrong (8 output
+   * underflows in 30 s at load average 11 on the 2-core CI VM; the 10-minute soak, bench/soak.ts, saw 231 at load
+   * averages of 4-14, about 0.4 % of callbacks): counted, checked against the flags of the blocks, and bounded at
+   * 10 % of callbacks, which a callback that cannot keep up with its 10 ms period (flagged nearly every time)
+   * still fails. Their rate belongs to the benchmarks.
+   *
+   * Ring overruns and underruns are JavaScript starvation: the test feeds the output from the 'input' event (the
+   * capture paces it, one frame written per frame captured) after HEADROOM written up front. Then what waits in
+   * the output ring plus what waits unread in the input ring is HEADROOM plus the silence played so far, so the
+   * output can only run dry when JavaScript takes in more than HEADROOM at once, and the silence played is at
+   * most what it took in beyond HEADROOM (exact, whatever the load). Likewise the input ring (1 s) overruns only
+   * when JavaScript takes in a full ring at once. So the test bounds the JavaScript-caused xruns by the lateness
+   * it measured, not by the clock.
+   */
+  const HEADROOM = FRAMES_10MS * 20; // 200 ms
+  const RING_FRAMES = RATE; // the default ringMs, 1000
+  const AUDIO_S = 30;
+
   it(
-    'a 30 s full-duplex run at 48 kHz with 10 ms buffers has no xruns',
-    { timeout: 60_000 },
+    `a ${AUDIO_S} s full-duplex run at 48 kHz with 10 ms buffers accounts for every frame, and xruns only where JavaScript fell behind`,
+    { timeout: 150_000 },
     async () => {
       const duplex = DeviceStream.open({
         input: { device: rig.micA, channels: 1 },
         output: { device: rig.speakerA, channels: 1 },
         sampleRate: RATE,
         framesPerBuffer: FRAMES_10MS,
+        captureRendered: true,
       });
+      const sequence = neverZero(HEADROOM + (AUDIO_S + 5) * RATE);
+      const inputBlocks: { frames: number; framePosition: number; statusFlags: number }[] = [];
+      const chunkFrames: number[] = [];
+      const renderedParts: Int16Array[] = [];
+      let capturedFrames = 0;
+      let written = 0;
+      const write = (frames: number): void => {
+        const taken = duplex.write(sequence.subarray(written, written + frames));
+        // Never more than the 1 s output ring holds: the level stays at HEADROOM plus the silence played.
+        expect(taken).toBe(frames);
+        written += taken;
+      };
+      const take = (a: { samples: Int16Array; blocks: typeof inputBlocks }): void => {
+        capturedFrames += a.samples.length;
+        chunkFrames.push(a.samples.length);
+        for (const b of a.blocks) inputBlocks.push(b);
+      };
       try {
-        let capturedFrames = 0;
         duplex.on('input', (a) => {
-          capturedFrames += a.samples.length;
-          // Play back what was captured: keeps the output ring fed at the device's own pace.
-          duplex.write(a.samples);
+          take(a);
+          if (written + a.samples.length > sequence.length) throw new Error('sequence too short');
+          write(a.samples.length);
         });
+        duplex.on('rendered', (a) => renderedParts.push(a.samples.slice()));
+        write(HEADROOM); // before start: the output is primed from its first callback
         duplex.start();
-        // 50 ms of headroom: the output is fed from JavaScript, which a loaded machine may delay now and then.
-        duplex.write(new Int16Array(FRAMES_10MS * 5));
-        await sleep(30_000);
+        const deadline = performance.now() + 120_000;
+        while (capturedFrames < AUDIO_S * RATE) {
+          // Audio time, not wall time: the sound server of a loaded machine may run slower than real time.
+          if (performance.now() > deadline) {
+            throw new Error(`only ${capturedFrames} frames captured in 120 s`);
+          }
+          await sleep(100);
+        }
+        duplex.removeAllListeners('input');
+        duplex.stop();
+        // Everything still in the rings after the last callback.
+        for (let a = duplex.readInput(); a; a = duplex.readInput()) take(a);
+        for (let a = duplex.readRendered(); a; a = duplex.readRendered())
+          renderedParts.push(a.samples);
         const stats = duplex.stats;
-        expect(capturedFrames).toBeGreaterThan(RATE * 29);
-        const xruns = {
+        const callbackFrames = stats.callbacks * FRAMES_10MS;
+        const rendered = concatSamples(renderedParts);
+        const maxChunk = Math.max(...chunkFrames);
+        const sortedChunks = [...chunkFrames].sort((x, y) => x - y);
+        const medianChunk = sortedChunks[sortedChunks.length >> 1]!;
+        const device = {
           inputOverflows: stats.inputOverflows,
           inputUnderflows: stats.inputUnderflows,
           outputUnderflows: stats.outputUnderflows,
+          outputOverflows: stats.outputOverflows,
+        };
+        const js = {
           inputRingOverruns: stats.inputRingOverruns,
           outputRingUnderruns: stats.outputRingUnderruns,
+          outputSilenceFrames: stats.outputSilenceFrames,
+          renderedRingOverruns: stats.renderedRingOverruns,
         };
-        expect(xruns).toEqual({
-          inputOverflows: 0,
-          inputUnderflows: 0,
-          outputUnderflows: 0,
-          inputRingOverruns: 0,
-          outputRingUnderruns: 0,
-        });
+        console.log(
+          `duplex: ${stats.callbacks} callbacks; device xruns ${JSON.stringify(device)}; JavaScript ` +
+            `${JSON.stringify(js)}; frames taken in per 'input' event: median ${medianChunk}, max ${maxChunk}`,
+        );
+
+        // Every callback's frames accounted for: delivered or counted as dropped, in order, 10 ms each.
+        expect(capturedFrames + stats.inputDroppedFrames).toBe(callbackFrames);
+        expect(stats.inputDroppedFrames).toBe(stats.inputRingOverruns * FRAMES_10MS);
+        let position = 0;
+        let gaps = 0;
+        for (const b of inputBlocks) {
+          expect(b.frames).toBe(FRAMES_10MS);
+          expect(b.framePosition).toBeGreaterThanOrEqual(position);
+          gaps += b.framePosition - position;
+          position = b.framePosition + b.frames;
+        }
+        expect(gaps + (callbackFrames - position)).toBe(stats.inputDroppedFrames);
+        expect(rendered.length + stats.renderedRingOverruns * FRAMES_10MS).toBe(callbackFrames);
+
+        // The counters match the flags of the blocks (all of them when none was dropped).
+        const flagged = (bit: number) => inputBlocks.filter((b) => b.statusFlags & bit).length;
+        const flagCounts = [
+          flagged(1) - stats.inputUnderflows,
+          flagged(2) - stats.inputOverflows,
+          flagged(4) - stats.outputUnderflows,
+          flagged(8) - stats.outputOverflows,
+        ];
+        if (stats.inputRingOverruns === 0) expect(flagCounts).toEqual([0, 0, 0, 0]);
+        else for (const d of flagCounts) expect(d).toBeLessThanOrEqual(0);
+        const deviceXruns = Object.values(device).reduce((n, v) => n + v, 0);
+        expect(deviceXruns, 'device xruns (see the comment above)').toBeLessThanOrEqual(
+          stats.callbacks / 10,
+        );
+
+        // JavaScript starvation: silence only beyond the headroom, input lost only with a full ring taken in.
+        expect(stats.outputSilenceFrames).toBeLessThanOrEqual(Math.max(0, maxChunk - HEADROOM));
+        if (stats.outputRingUnderruns > 0) expect(maxChunk).toBeGreaterThan(HEADROOM);
+        if (stats.inputRingOverruns > 0) {
+          expect(maxChunk).toBeGreaterThanOrEqual(RING_FRAMES - FRAMES_10MS);
+        }
+        // The wake-ups work: most 'input' events take in one or two callbacks' worth.
+        expect(medianChunk).toBeLessThanOrEqual(4 * FRAMES_10MS);
+
+        // What the output played is the sequence, in order, with nothing lost, doubled or reordered; the silence
+        // it put in where the ring ran dry is all of its zeros (the sequence has none).
+        if (stats.renderedRingOverruns === 0) {
+          const played = rendered.filter((v) => v !== 0);
+          expect(rendered.length - played.length).toBe(stats.outputSilenceFrames);
+          expect(played.length).toBeLessThanOrEqual(written);
+          let mismatches = 0;
+          for (let i = 0; i < played.length; i++) if (played[i] !== sequence[i]) mismatches++;
+          expect(mismatches, 'samples played out of sequence').toBe(0);
+        }
       } finally {
         duplex.close();
       }
@@ -298,16 +461,25 @@ describe('xrun counters', () => {
       ringMs: 100,
     });
     try {
+      duplex.write(new Int16Array(FRAMES_10MS * 5)); // before start: primed from the first callback
       duplex.start();
-      duplex.write(new Int16Array(FRAMES_10MS * 5));
-      // No 'input' listener and no readInput(): the 100 ms input ring fills and then overruns.
-      await sleep(600);
+      // No 'input' listener and no readInput(): the 100 ms input ring fills and then overruns. Waits for 60
+      // callbacks' worth of audio, not for a wall-clock time: a loaded machine's server may start late or run
+      // slow (a fixed 600 ms wait once saw no callback overrun at load average 11).
+      for (let waited = 0; duplex.stats.callbacks < 60; waited += 20) {
+        if (waited > 20_000) throw new Error(`${duplex.stats.callbacks} callbacks in 20 s`);
+        await sleep(20);
+      }
+      duplex.stop();
       const stats = duplex.stats;
-      expect(stats.inputRingOverruns).toBeGreaterThan(10);
+      // The ring holds 10 blocks (100 ms); every callback after that overran it (one block of slack for the
+      // ring's own bookkeeping).
+      expect(stats.inputRingOverruns).toBeGreaterThanOrEqual(stats.callbacks - 11);
+      expect(stats.inputRingOverruns).toBeLessThanOrEqual(stats.callbacks - 9);
       expect(stats.inputDroppedFrames).toBe(stats.inputRingOverruns * FRAMES_10MS);
-      // The 50 ms written ran out long ago and nothing followed.
-      expect(stats.outputRingUnderruns).toBeGreaterThan(10);
-      expect(stats.outputSilenceFrames).toBeGreaterThan(RATE / 10);
+      // The 50 ms written ran out after 5 callbacks and nothing followed: every later callback played silence.
+      expect(stats.outputRingUnderruns).toBe(stats.callbacks - 5);
+      expect(stats.outputSilenceFrames).toBe((stats.callbacks - 5) * FRAMES_10MS);
       // Draining resumes cleanly: what comes out is at most the ring's capacity.
       const drained = duplex.readInput();
       expect(drained!.samples.length).toBeLessThanOrEqual(RATE / 10);

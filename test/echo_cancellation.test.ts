@@ -17,8 +17,17 @@
  * AEC on: at least 20 dB, input opened first and output opened first. AEC off (all processing off): within 1 dB
  * of 0 (the path is bit-exact here, so anything more means the measurement or the capture is wrong).
  *
- * Near-end loss (double talk: a second voice played into the feed while the far end's echo goes on): per 20 ms
- * block where the near end is active and dominant, its level minus the processed level; median below 6 dB.
+ * ERLE alone would pass for a canceller that mutes everything (and the helpers refuse a near-silent output), so
+ * every AEC-on run also has a near-end talker, and the test checks what happens to it. Near-end loss: per 20 ms
+ * block where the near end is active and dominant, its level minus the processed level.
+ * - Double talk (a second voice played into the feed while the far end's echo goes on): median below 6 dB, and
+ *   the share of blocks cut by more than 10 dB bounded.
+ * - The runs without a talker: the alignment chirp is near-end sound too (played into the microphone before the
+ *   far end starts); its level in the processed output is within 3 dB of the raw one, so a canceller that mutes
+ *   or halves the microphone fails, and the ERLE helpers refuse an output that is near-silent over the echo.
+ *   (A talker after the far end, in the same feed stream as the chirp, was tried: ERLE collapsed in 4 runs of 4,
+ *   and in none of 3 without it, in the same hour at load averages 4-15. Not pinned down; suspected: the feed
+ *   stream open through the far end beside the echo path's stream on the same sink.)
  *
  * Processing other than AEC is off: noise suppression and gain control would change the levels both measures
  * compare, and the high-pass filter has nothing to remove here (espeak-ng speech has no rumble).
@@ -158,6 +167,8 @@ interface Call {
   /** Near-end talk span in the raw recording (samples). */
   nearStart: number;
   nearEnd: number;
+  /** The chirp's level in the raw microphone minus its level in the processed output (dB). */
+  markerLossDb: number;
   /** Stream delay figures (ms), medians over the run. */
   delays: { stream: number; render: number; capture: number };
 }
@@ -280,6 +291,12 @@ async function runCall({ processing, order, nearTalker, stallMs }: CallOptions):
   const outMarker = locate(outRaw);
   const out = shifted(outRaw, rawMarker - outMarker, raw.length);
   const present = shiftedMask(outPresent, rawMarker - outMarker, raw.length);
+  expect(allPresent(present, rawMarker, rawMarker + MARKER.length), 'chirp frames delivered').toBe(
+    true,
+  );
+  const markerLossDb =
+    rmsDbfs(raw, rawMarker, rawMarker + MARKER.length) -
+    rmsDbfs(out, rawMarker, rawMarker + MARKER.length);
 
   let nearRef: Int16Array = new Int16Array(raw.length);
   let nearStart = 0;
@@ -316,6 +333,7 @@ async function runCall({ processing, order, nearTalker, stallMs }: CallOptions):
     echoEnd,
     nearStart,
     nearEnd,
+    markerLossDb,
     delays: {
       stream: median(streamDelays),
       render: median(renderDelays),
@@ -343,19 +361,87 @@ function erle(call: Call, from = call.echoStart + sec(3), to = call.echoEnd): nu
 function erleProfile(call: Call): string {
   const out: string[] = [];
   for (let at = call.echoStart; at + sec(1) <= call.echoEnd; at += sec(1)) {
-    const m = maskedErleDb(
-      call.raw,
-      call.out,
-      call.present,
-      at,
-      at + sec(1),
-      BLOCK,
-      ECHO_BLOCK_DBFS,
-    );
-    out.push(m.blocks > 0 ? m.erleDb.toFixed(0) : '-');
+    // A second with no echo-bearing block, or whose output is near-silent, has no figure of its own.
+    let figure = '-';
+    try {
+      figure = maskedErleDb(
+        call.raw,
+        call.out,
+        call.present,
+        at,
+        at + sec(1),
+        BLOCK,
+        ECHO_BLOCK_DBFS,
+      ).erleDb.toFixed(0);
+    } catch {
+      // left as '-'
+    }
+    out.push(figure);
   }
   return out.join(' ');
 }
+
+/** What echo cancellation did to the near-end talker; see {@link nearEndLoss}. */
+interface NearEndLoss {
+  /** Loss (dB) of each counted block: the near end's level minus the processed level. */
+  losses: number[];
+  /** Median of `losses` (dB). */
+  median: number;
+  /** Share of the counted blocks cut by more than 10 dB. */
+  cut: number;
+  /** Blocks left out because the capture dropped them. */
+  missing: number;
+}
+
+/**
+ * Near-end loss, per 20 ms block of the near-end talk where the near end is active (its own level at least
+ * -45 dBFS) and dominant (at least 6 dB above the echo in the raw microphone): the near end's level minus the
+ * processed level. The echo is the raw microphone minus the near end (the feed sink sums the two streams exactly),
+ * the near end's position is known to the sample (see runCall).
+ */
+function nearEndLoss(call: Call): NearEndLoss {
+  const echo = difference(call.raw, call.nearRef);
+  const nearLv = blockLevels(call.nearRef, call.nearStart, call.nearEnd, BLOCK);
+  const echoLv = blockLevels(echo, call.nearStart, call.nearEnd, BLOCK);
+  const outLv = blockLevels(call.out, call.nearStart, call.nearEnd, BLOCK);
+  const losses: number[] = [];
+  let missing = 0;
+  for (let b = 0; b < nearLv.length; b++) {
+    if (nearLv[b]! < -45 || nearLv[b]! - echoLv[b]! < 6) continue;
+    const at = call.nearStart + b * BLOCK;
+    if (allPresent(call.present, at, at + BLOCK)) losses.push(nearLv[b]! - outLv[b]!);
+    else missing++;
+  }
+  return {
+    losses,
+    median: median(losses),
+    cut: losses.filter((l) => l > 10).length / losses.length,
+    missing,
+  };
+}
+
+function describeNearEnd(n: NearEndLoss): string {
+  return (
+    `near-end median loss ${n.median.toFixed(2)} dB over ${n.losses.length} blocks ` +
+    `(${(100 * n.cut).toFixed(0)}% cut by > 10 dB)`
+  );
+}
+
+/**
+ * The near-end check of a run without a talker (see the file's comment): the chirp, near-end sound played before
+ * the far end, comes through the processing within 3 dB. Measured: see the log lines.
+ */
+function expectChirpPasses(call: Call): void {
+  expect(Math.abs(call.markerLossDb), 'chirp level lost in processing (dB)').toBeLessThan(3);
+}
+/**
+ * See the double-talk test. Measured (`npx vitest run test/echo_cancellation.test.ts`, load average 4-10,
+ * 2026-12-04), in four runs whose ERLE before the near end was 52-63 dB: 19 %, 18 %, 22 % and 54 % of blocks cut by
+ * more than 10 dB (median loss 2.17, 2.52, 2.50 and 12.64 dB; the last in a run whose echo path slipped by 15 ms
+ * while it was measured, and which failed the median bound); the README's demo, on another room and talker,
+ * 31-37 %. Bound: 75 %, so that a canceller that suppresses the near end through most of the double talk fails.
+ */
+const DOUBLE_TALK_MAX_CUT = 0.75;
 
 function describeDelays(call: Call): string {
   const d = call.delays;
@@ -392,20 +478,21 @@ describe('echo cancellation through real devices', () => {
   });
 
   for (const order of ['input-first', 'output-first'] as const) {
-    it(`removes >= 20 dB of echo after the first 3 s with AEC on (${order})`, async () => {
+    it(`removes >= 20 dB of echo after the first 3 s with AEC on, and passes near-end sound (${order})`, async () => {
       const call = await runCall({ processing: AEC_ONLY, order, nearTalker: false });
       const erleOn = erle(call);
       const early = erle(call, call.echoStart, call.echoStart + sec(3));
       console.log(
         `AEC on (${order}): ERLE ${erleOn.toFixed(1)} dB after 3 s (${early.toFixed(1)} dB in the first 3 s); ` +
-          `per second: ${erleProfile(call)}; ` +
+          `per second: ${erleProfile(call)}; chirp ${call.markerLossDb.toFixed(2)} dB lost; ` +
           describeDelays(call),
       );
       expect(erleOn).toBeGreaterThanOrEqual(20);
+      expectChirpPasses(call);
     });
   }
 
-  it('keeps cancelling after a 300 ms event-loop stall (input opened first)', async () => {
+  it('keeps cancelling after a 300 ms event-loop stall, and passes near-end sound (input opened first)', async () => {
     const call = await runCall({
       processing: AEC_ONLY,
       order: 'input-first',
@@ -417,43 +504,36 @@ describe('echo cancellation through real devices', () => {
     const erleAfter = erle(call, afterStall);
     console.log(
       `AEC on, 300 ms stall: ERLE ${erleAfter.toFixed(1)} dB from 1 s after the stall; per second: ` +
-        `${erleProfile(call)}; ${describeDelays(call)}`,
+        `${erleProfile(call)}; chirp ${call.markerLossDb.toFixed(2)} dB lost; ${describeDelays(call)}`,
     );
     expect(erleAfter).toBeGreaterThanOrEqual(20);
+    expectChirpPasses(call);
   });
 
-  it('passes near-end speech during double talk with a median loss < 6 dB', async () => {
-    const call = await runCall({ processing: AEC_ONLY, order: 'input-first', nearTalker: true });
-    // Near-end loss, per 20 ms block of the near-end talk where the near end is active (its own level at least
-    // -45 dBFS) and dominant (at least 6 dB above the echo in the raw microphone): the near end's level minus
-    // the processed level. The echo is the raw microphone minus the near end (the feed sink sums the two
-    // streams exactly), the near end's position is known to the sample (see runCall).
-    const echo = difference(call.raw, call.nearRef);
-    const nearLv = blockLevels(call.nearRef, call.nearStart, call.nearEnd, BLOCK);
-    const echoLv = blockLevels(echo, call.nearStart, call.nearEnd, BLOCK);
-    const outLv = blockLevels(call.out, call.nearStart, call.nearEnd, BLOCK);
-    const losses: number[] = [];
-    let missing = 0;
-    for (let b = 0; b < nearLv.length; b++) {
-      if (nearLv[b]! < -45 || nearLv[b]! - echoLv[b]! < 6) continue;
-      const at = call.nearStart + b * BLOCK;
-      if (allPresent(call.present, at, at + BLOCK)) losses.push(nearLv[b]! - outLv[b]!);
-      else missing++;
-    }
+  it('passes near-end speech during double talk with a median loss < 6 dB and bounded cuts', async () => {
+    const call = await runCall({
+      processing: AEC_ONLY,
+      order: 'input-first',
+      nearTalker: true,
+    });
+    const n = nearEndLoss(call);
     const overlap = Math.min(call.nearEnd, call.echoEnd) - Math.max(call.nearStart, call.echoStart);
-    const loss = median(losses);
-    const cut = losses.filter((l) => l > 10).length / losses.length;
     const before = erle(call, call.echoStart + sec(3), call.nearStart);
     console.log(
-      `double talk: near-end median loss ${loss.toFixed(2)} dB over ${losses.length} blocks ` +
-        `(${(100 * cut).toFixed(0)}% cut by > 10 dB), overlap with the far end ${(overlap / RATE).toFixed(1)} s; ` +
+      `double talk: ${describeNearEnd(n)}, overlap with the far end ${(overlap / RATE).toFixed(1)} s; ` +
         `ERLE before the near end ${before.toFixed(1)} dB; ${describeDelays(call)}`,
     );
     // Double talk for real: the near end overlaps the far end's echo by seconds.
     expect(overlap).toBeGreaterThan(sec(3));
-    expect(losses.length).toBeGreaterThan(50);
-    expect(missing / (losses.length + missing)).toBeLessThan(0.1);
+    expect(n.losses.length).toBeGreaterThan(50);
+    expect(n.missing / (n.losses.length + n.missing)).toBeLessThan(0.1);
     expect(before).toBeGreaterThanOrEqual(20);
-    expect(loss).toBeLessThan(6);
+    expect(n.median, 'near-end median loss (dB), double talk').toBeLessThan(6);
+    expectChirpPasses(call);
+    // AEC3 cuts part of the near end while both talk (its own double-talk behaviour; the README's demo: about a
+    // third of the blocks). Bound: see DOUBLE_TALK_MAX_CUT.
+    expect(n.cut, 'share of near-end blocks cut by > 10 dB, double talk').toBeLessThan(
+      DOUBLE_TALK_MAX_CUT,
+    );
   });
 });

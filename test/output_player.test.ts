@@ -213,6 +213,31 @@ function next(
  * Starts the player, plays `frames` as a live stream to its end and a little after, then stops `recording` and closes
  * the player; returns what was recorded.
  */
+/**
+ * Measures how long this thread's event loop was unavailable: a 1 ms interval timer's gaps beyond 10 ms, summed
+ * (`starvedMs`), and the longest gap.
+ */
+function starvationProbe(): { stop(): { starvedMs: number; maxGapMs: number } } {
+  let last = performance.now();
+  let starvedMs = 0;
+  let maxGapMs = 0;
+  const tick = (): void => {
+    const now = performance.now();
+    const gap = now - last;
+    last = now;
+    maxGapMs = Math.max(maxGapMs, gap);
+    starvedMs += Math.max(0, gap - 10);
+  };
+  const timer = setInterval(tick, 1);
+  return {
+    stop() {
+      tick();
+      clearInterval(timer);
+      return { starvedMs, maxGapMs };
+    },
+  };
+}
+
 async function playLiveToEnd(
   player: OutputPlayer,
   frames: AsyncIterable<AudioFrame>,
@@ -525,12 +550,16 @@ describe('OutputPlayer', () => {
     expect(burstHeard).toBeDefined();
     const burstMs = ((burstHeard!.last - burstHeard!.first + 1) / RATE) * 1000;
     expect(burstMs).toBeLessThanOrEqual(overflows.at(-1)!.backlogMs + 10);
-    // The clicks are heard within the cap (60 ms) plus the ring (20 ms), the host's latency (about 20 ms here) and
-    // timer slack: 150 ms. Had the burst been played in full, the clicks after it would be 500 ms later. (A click can
-    // be lost when a loaded machine delays the generator's timer past the cap; the one before the burst and one
-    // after it must be heard.)
+    // The clicks are heard within the cap (60 ms) plus the ring (20 ms) and the host's latency (about 20 ms here),
+    // plus what a loaded machine adds in scheduling: bound 300 ms (was 150, a wall-clock margin a loaded machine
+    // can eat). Had the burst been played in full, the clicks after it would be 500 ms later, so that still fails.
+    // (A click can be lost when a loaded machine delays the generator's timer past the cap; the one before the
+    // burst and one after it must be heard.)
+    console.log(
+      `cut back: click latencies ${[...latencies.entries()].map(([k, l]) => `${k}: ${l.toFixed(1)}`).join(', ')} ms`,
+    );
     expect(latencies.has(0) && (latencies.has(1) || latencies.has(2))).toBe(true);
-    for (const latency of latencies.values()) expect(latency).toBeLessThan(150);
+    for (const latency of latencies.values()) expect(latency).toBeLessThan(300);
   });
 
   it('brings a live stream that fell behind under the cap back to its least latency', async () => {
@@ -582,7 +611,8 @@ describe('OutputPlayer', () => {
     const recording = await startRecording(monitorA);
     let heard: Int16Array;
     let stall: { underruns: number; underrunFrames: number };
-    let calm: { underruns: number; underrunFrames: number };
+    let calm: { underruns: number; underrunFrames: number; deviceUnderflows: number };
+    let starved: { starvedMs: number; maxGapMs: number };
     try {
       await player.start();
       player.addStream(stream);
@@ -594,8 +624,10 @@ describe('OutputPlayer', () => {
       }
       await sleep(300);
       const s1 = player.stats;
+      const probe = starvationProbe();
       await sleep(2000);
       const s2 = player.stats;
+      starved = probe.stop();
       stall = {
         underruns: s1.underruns - s0.underruns,
         underrunFrames: s1.underrunFrames - s0.underrunFrames,
@@ -603,6 +635,7 @@ describe('OutputPlayer', () => {
       calm = {
         underruns: s2.underruns - s1.underruns,
         underrunFrames: s2.underrunFrames - s1.underrunFrames,
+        deviceUnderflows: s2.deviceUnderflows - s1.deviceUnderflows,
       };
       await player.removeStream(stream);
     } finally {
@@ -619,9 +652,19 @@ describe('OutputPlayer', () => {
     // The silence counted was heard: a gap in the tone at least as long. (It can be longer: when a loaded machine
     // starves the device thread itself, the sound server plays silence that no counter of ours sees.)
     expect(gapMs).toBeGreaterThanOrEqual(stall.underrunFrames / ms(1) - 10);
-    // Without a stall: 0 underruns in runs at load average 2, 1 at load average 4.5 (the process preempted). A
-    // player that fell behind for good would count one per 10 ms callback, some 200 in the 2 s.
-    expect(calm.underruns).toBeLessThanOrEqual(3);
+    // Without a stall: 0 underruns in runs at load average 2, 1 at load average 4.5 (the process preempted). On a
+    // loaded machine JavaScript is preempted more, so the silence is bounded by the starvation this thread saw
+    // (a timer probe's gaps beyond 10 ms: the player mixes 20 ms ahead, one 10 ms block of slack) plus 20 ms for
+    // each device underflow (the host then runs its late callbacks back to back, faster than any refill) and one
+    // block. A player that fell behind for good plays some 2 s of silence in the 2 s with nothing starved.
+    console.log(
+      `calm 2 s: ${calm.underruns} underruns, ${(calm.underrunFrames / ms(1)).toFixed(0)} ms of silence; ` +
+        `starved ${starved.starvedMs.toFixed(0)} ms (longest gap ${starved.maxGapMs.toFixed(0)} ms), ` +
+        `${calm.deviceUnderflows} device underflows`,
+    );
+    expect(calm.underrunFrames / ms(1)).toBeLessThanOrEqual(
+      starved.starvedMs + 20 * calm.deviceUnderflows + 10,
+    );
   });
 
   it('can be closed from its own streamEnded and overflow listeners', async () => {

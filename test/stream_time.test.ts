@@ -22,17 +22,33 @@ describe('stream time', () => {
       const chunks: { audio: TimedAudio; now: number }[] = [];
       stream.on('input', (audio) => chunks.push({ audio, now: stream.time() }));
       stream.start();
-      await sleep(500);
-      expect(chunks.length).toBeGreaterThan(10);
+      // 30 wake-ups, not a fixed wait: a loaded machine's sound server may start the stream late.
+      for (let waited = 0; chunks.length < 30; waited += 20) {
+        if (waited > 20_000) throw new Error(`${chunks.length} input events in 20 s`);
+        await sleep(20);
+      }
       let previous = -Infinity;
+      const wakeS: number[] = [];
       for (const { audio, now } of chunks) {
         const last = audio.blocks.at(-1)!;
-        // Read after the block's callback ran: no earlier than its time, and not far past it (one wake-up).
+        // Read after the block's callback ran: no earlier than its time.
         expect(now).toBeGreaterThanOrEqual(last.currentTime);
-        expect(now - last.currentTime).toBeLessThan(0.25);
         expect(now).toBeGreaterThanOrEqual(previous);
+        wakeS.push(now - last.currentTime);
         previous = now;
       }
+      // And not far past it: one wake-up of JavaScript. A loaded machine delays some wake-ups (the figure itself
+      // belongs to bench/engine.ts, wakeMs), so the median is held to 50 ms and each to 2 s (the old bound, each
+      // within 250 ms, is a wall-clock limit); a clock extrapolated in the wrong unit or from the wrong origin is
+      // off by far more. Measured at load average 10 (2026-12-04, two runs): median 0.15 and 0.22 ms, max 0.68
+      // and 0.65 ms.
+      wakeS.sort((x, y) => x - y);
+      console.log(
+        `stream time at the 'input' event minus the block's callback time: median ` +
+          `${(wakeS[wakeS.length >> 1]! * 1000).toFixed(2)} ms, max ${(wakeS.at(-1)! * 1000).toFixed(2)} ms`,
+      );
+      expect(wakeS[wakeS.length >> 1], 'median wake-up (s)').toBeLessThan(0.05);
+      expect(wakeS.at(-1), 'slowest wake-up (s)').toBeLessThan(2);
       // Extrapolated between callbacks: the clock advances with the wall clock while no callback runs.
       stream.stop();
       const a = stream.time();

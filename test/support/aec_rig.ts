@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { AudioFrame } from '@livekit/rtc-node';
 import { readWav } from '../../src/wav.js';
-import { rmsDbfs } from './signal.js';
+import { erleFromEnergies, rmsDbfs } from './signal.js';
 
 /**
  * Speech from espeak-ng (22.05 kHz), resampled by sox to `rate` mono, as int16 samples.
@@ -172,6 +172,7 @@ export function endAbove(samples: Int16Array | Float64Array, threshold: number):
  * Echo return loss enhancement (dB) like signal.ts `erleDb`, over the blocks of [start, end) whose microphone
  * level reaches `minDbfs` and whose processed samples are all `present` (a frame the capture dropped is no
  * measurement). Also returns how many blocks counted and how many echo-bearing blocks were left out as missing.
+ * Throws, like `erleDb`, when no block counts or the output over the counted blocks is near-silent.
  */
 export function maskedErleDb(
   mic: Int16Array,
@@ -198,7 +199,11 @@ export function maskedErleDb(
       outEnergy += out[i]! * out[i]!;
     }
   }
-  return { erleDb: 10 * Math.log10(micEnergy / outEnergy), blocks, missing };
+  return {
+    erleDb: erleFromEnergies(micEnergy, outEnergy, blocks * block, 'maskedErleDb'),
+    blocks,
+    missing,
+  };
 }
 
 /** Whether every sample of [start, end) is marked present. */

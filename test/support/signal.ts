@@ -215,7 +215,8 @@ export function applyEchoPath(far: Int16Array, sampleRate: number, path: EchoPat
 /**
  * Echo return loss enhancement (dB): the energy of the microphone signal over the energy left after echo
  * cancellation, summed over the blocks of [start, end) (samples) whose microphone level reaches `minDbfs`
- * (the blocks that carry echo). Mono int16 samples.
+ * (the blocks that carry echo). Mono int16 samples. Throws when no block carries echo or when the output over
+ * those blocks is near-silent ({@link NEAR_SILENT_DBFS}): never +Infinity.
  */
 export function erleDb(
   mic: Int16Array,
@@ -227,12 +228,45 @@ export function erleDb(
 ): number {
   let micEnergy = 0;
   let outEnergy = 0;
+  let samples = 0;
   for (let b = start; b + blockSize <= end; b += blockSize) {
     if (rmsDbfs(mic, b, b + blockSize) < minDbfs) continue;
+    samples += blockSize;
     for (let i = b; i < b + blockSize; i++) {
       micEnergy += mic[i]! * mic[i]!;
       outEnergy += out[i]! * out[i]!;
     }
+  }
+  return erleFromEnergies(micEnergy, outEnergy, samples, 'erleDb');
+}
+
+/**
+ * Mean level (dBFS) below which a processed output counts as near-silent: at -100 dBFS fewer than one sample in
+ * ten is even 1 LSB away from zero. An echo canceller that mutes everything (or a capture that delivers zeros)
+ * gives this, and its "ERLE" would be +Infinity or any figure at all: not a measurement of echo cancellation.
+ * Not higher: WebRTC's canceller leaves a residual that measured -92 dBFS over a second of quiet echo on the rig
+ * (below 1 LSB RMS, -90.3 dBFS).
+ */
+export const NEAR_SILENT_DBFS = -100;
+
+/**
+ * ERLE (dB) from summed energies over `samples` samples; throws when there is nothing to measure (no echo-bearing
+ * samples) or when the output is near-silent (see {@link NEAR_SILENT_DBFS}).
+ */
+export function erleFromEnergies(
+  micEnergy: number,
+  outEnergy: number,
+  samples: number,
+  what: string,
+): number {
+  if (samples === 0) throw new Error(`${what}: no block reaches the echo threshold`);
+  const outDbfs = 10 * Math.log10(outEnergy / samples / (INT16_FULL_SCALE * INT16_FULL_SCALE));
+  if (!(outDbfs >= NEAR_SILENT_DBFS)) {
+    throw new Error(
+      `${what}: the processed output is near-silent (${outDbfs.toFixed(1)} dBFS over ` +
+        `${samples} echo-bearing samples, below ${NEAR_SILENT_DBFS.toFixed(1)} dBFS): an output that ` +
+        'mutes everything is no measurement of echo cancellation',
+    );
   }
   return 10 * Math.log10(micEnergy / outEnergy);
 }
