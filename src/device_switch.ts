@@ -140,6 +140,9 @@ export class DeviceSwitcher {
       if (stopped) this.lose(from, error);
       return;
     }
+    // No device of its host at all: the list could not be read (a sound server that stalls or went away reads as
+    // none), which says nothing of the device itself. The watchdog tells whether it still runs.
+    if (!stopped && !catalog.entries.some((e) => e.device.hostApi === from.hostApi)) return;
     const gone = stopped || !catalog.list(this.target.kind).some((e) => e.device.id === from.id);
     const entry = catalog.defaultEntry(this.target.kind);
     if (!gone && (!entry || entry.device.id === from.id)) return;

@@ -324,6 +324,12 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
         throw error;
       }
     }
+    if (this.closing) {
+      // A listener of the events held back during the mix closed the player (and the new device with it).
+      old.watchdog?.stop();
+      releasePlaybackDevice(old);
+      return;
+    }
     this.retire(old);
     next.watchdog = this.watch(next);
   }

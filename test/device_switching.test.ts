@@ -149,6 +149,19 @@ function toneEnd(samples: Int16Array, hz: number): number {
   return 0;
 }
 
+/**
+ * Level (dBFS) of a `hz` tone in the 100 ms window where it is loudest: a gap (a late timer or an underrun on a
+ * loaded machine) only lowers a window, so one clean window shows the tone plays there at its level.
+ */
+function loudestToneDbfs(samples: Int16Array, hz: number): number {
+  const win = RATE / 10;
+  let best = -Infinity;
+  for (let at = 0; at + win <= samples.length; at += win / 2) {
+    best = Math.max(best, toneLevelDbfs(samples.subarray(at, at + win), RATE, hz));
+  }
+  return best;
+}
+
 /** performance.now() (ms) at which sample `index` of a recording was produced by the server. */
 const heardAt = (rec: Recording, index: number): number => rec.startTimeMs + (index / RATE) * 1000;
 
@@ -372,7 +385,7 @@ describe('followDefault', () => {
       expect(c).toMatchObject({ reason: 'default-changed' });
       expect(c.to.id).toBe(rig.speakerB);
       const rec = await startRecording(`${rig.speakerB}.monitor`);
-      await sleep(400);
+      await sleep(600);
       heard = await rec.stop();
     } finally {
       await player.aclose();
@@ -382,7 +395,8 @@ describe('followDefault', () => {
     console.log(
       `followDefault (output): moved ${movedAfterMs.toFixed(0)} ms after set-default-sink`,
     );
-    expect(toneLevelDbfs(heard.subarray(RATE / 10), RATE, 1000)).toBeGreaterThan(TONE_DBFS - 6);
+    // A sine's RMS is 3 dB under its peak.
+    expect(loudestToneDbfs(heard, 1000)).toBeGreaterThan(TONE_DBFS - 3 - 1);
     expect(movedAfterMs).toBeLessThan(MOVE_BOUND_MS);
   });
 
@@ -406,7 +420,7 @@ describe('followDefault', () => {
       await pactl('unload-module', module);
       ({ change } = await within(changed, 5000, 'the player moving'));
       const rec = await startRecording(`${change.to.id}.monitor`);
-      await sleep(400);
+      await sleep(600);
       heard = await rec.stop();
       // Longer than the watchdog's 2 s: nothing else happens.
       await sleep(2500);
@@ -421,7 +435,8 @@ describe('followDefault', () => {
     expect(change).toMatchObject({ reason: 'device-lost' });
     expect(change.from.id).toBe('lk_switch_gone');
     expect(errors).toEqual([]);
-    expect(toneLevelDbfs(heard.subarray(RATE / 10), RATE, 1000)).toBeGreaterThan(TONE_DBFS - 6);
+    // A sine's RMS is 3 dB under its peak.
+    expect(loudestToneDbfs(heard, 1000)).toBeGreaterThan(TONE_DBFS - 3 - 1);
   });
 
   it('a capture whose source is unloaded moves to the new default, with no error', async () => {

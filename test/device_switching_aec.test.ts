@@ -79,25 +79,33 @@ function framesByTime(capture: InputCapture): Map<number, Int16Array> {
   return frames;
 }
 
-/** ERLE (dB) over the echo-bearing frames of [from, to) (ADC time in 10 ms steps), and how many there were. */
+/**
+ * ERLE (dB) over the echo-bearing frames of [from, to) (ADC time in 10 ms steps), how many there were, and how many
+ * raw echo-bearing frames had no processed one (a frame dropped from a capture's full queue is no measurement).
+ */
 function erle(
   raw: Map<number, Int16Array>,
   out: Map<number, Int16Array>,
   from: number,
   to: number,
-): { erleDb: number; frames: number } {
+): { erleDb: number; frames: number; missing: number } {
   let rawEnergy = 0;
   let outEnergy = 0;
   let frames = 0;
+  let missing = 0;
   for (let t = from; t < to; t++) {
     const r = raw.get(t);
     const o = out.get(t);
-    if (!r || !o || rmsDbfs(r) < ECHO_FRAME_DBFS) continue;
+    if (!r || rmsDbfs(r) < ECHO_FRAME_DBFS) continue;
+    if (!o) {
+      missing++;
+      continue;
+    }
     frames++;
     for (const v of r) rawEnergy += v * v;
     for (const v of o) outEnergy += v * v;
   }
-  return { erleDb: 10 * Math.log10(rawEnergy / outEnergy), frames };
+  return { erleDb: 10 * Math.log10(rawEnergy / outEnergy), frames, missing };
 }
 
 describe('echo cancellation across an output switch', () => {
@@ -142,7 +150,6 @@ describe('echo cancellation across an output switch', () => {
       await ended;
       await sleep(300);
       endedAt = await now();
-      expect(capture.stats.framesDropped + rawCapture.stats.framesDropped).toBe(0);
     } finally {
       await player.aclose();
       await capture.aclose();
@@ -166,13 +173,17 @@ describe('echo cancellation across an output switch', () => {
     };
     console.log(
       `ERLE across an output switch: ${before.erleDb.toFixed(1)} dB on the room speaker (from 3 s), ` +
-        `${after.erleDb.toFixed(1)} dB on speaker B from 3 s after the switch (${after.frames} echo frames); ` +
+        `${after.erleDb.toFixed(1)} dB on speaker B from 3 s after the switch (${after.frames} echo frames, ` +
+        `${after.missing} missing; frames dropped: ${capture.stats.framesDropped} processed, ` +
+        `${rawCapture.stats.framesDropped} raw); ` +
         `per second from the far end's start (switch after ${((switchedAt - startedAt) / 1).toFixed(1)} s): ` +
         perSecond.join(' '),
     );
     // Both speakers' echo reached the microphone: loudest frame after the switch well above the echo threshold.
     expect(echoLevel(step(switchedAt) + 300, step(endedAt))).toBeGreaterThan(-35);
     expect(after.frames).toBeGreaterThan(100);
+    // A machine too loaded to deliver the frames (the captures' queues overflowed) measures too little.
+    expect(after.missing / (after.frames + after.missing)).toBeLessThan(0.1);
     expect(after.erleDb).toBeGreaterThanOrEqual(20);
   });
 });
