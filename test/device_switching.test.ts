@@ -291,6 +291,20 @@ describe('setOutputDevice', () => {
   }, 30_000);
 });
 
+/**
+ * Waits until the device list shows `id` as the default device of `kind`: the list follows the sound server's
+ * events, which arrive a few ms after pactl returns.
+ */
+async function untilDefault(md: MediaDevices, kind: 'input' | 'output', id: string): Promise<void> {
+  const deadline = performance.now() + 2000;
+  for (;;) {
+    const device = kind === 'input' ? md.defaultInputDevice() : md.defaultOutputDevice();
+    if (device?.id === id) return;
+    if (performance.now() > deadline) throw new Error(`the default ${kind} did not become ${id}`);
+    await sleep(5);
+  }
+}
+
 /** Loads a null sink for a test to unload; returns its module index. */
 async function loadSink(name: string): Promise<string> {
   const index = await pactl(
@@ -325,6 +339,7 @@ describe('followDefault', () => {
 
   it('a capture follows pactl set-default-source within 1 s', async () => {
     const md = new MediaDevices();
+    await untilDefault(md, 'input', rig.micA);
     const capture = md.openInput({ ...NO_PROCESSING, followDefault: true });
     const notes = noteFrames(capture);
     const errors: Error[] = [];
@@ -368,6 +383,7 @@ describe('followDefault', () => {
 
   it('a player follows pactl set-default-sink within 1 s', async () => {
     const md = new MediaDevices();
+    await untilDefault(md, 'output', rig.speakerA);
     const player = md.openOutput({ followDefault: true });
     const tone = new ToneTrack('follow', 1000, TONE_DBFS);
     let movedAfterMs: number;
@@ -410,6 +426,7 @@ describe('followDefault', () => {
     let change: DeviceChange;
     try {
       await pactl('set-default-sink', 'lk_switch_gone');
+      await untilDefault(md, 'output', 'lk_switch_gone');
       player = md.openOutput({ followDefault: true });
       player.on('error', (e) => errors.push(e));
       expect(player.device.id).toBe('lk_switch_gone');
@@ -448,6 +465,7 @@ describe('followDefault', () => {
     let framesAfter: number;
     try {
       await pactl('set-default-source', 'lk_switch_gone_feed.monitor');
+      await untilDefault(md, 'input', 'lk_switch_gone_feed.monitor');
       capture = md.openInput({ ...NO_PROCESSING, followDefault: true });
       capture.on('error', (e) => errors.push(e));
       expect(capture.device.id).toBe('lk_switch_gone_feed.monitor');
