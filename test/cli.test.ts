@@ -708,8 +708,10 @@ describe('lk-audio echo cancellation', () => {
     for (const name of ['mic-aec-off.wav', 'mic-aec-on.wav']) {
       const mic = await readWav(join(out, name));
       expect(mic.sampleRate, name).toBe(48000);
-      // The microphone while the far end played: about as long (to 50 ms).
-      expect(Math.abs(mic.samples.length - far.samples.length), name).toBeLessThan(2400);
+      // The microphone while the far end played: as long, give or take the frames in flight at either end, which
+      // a loaded machine delivers late (80 ms seen at a load average of 4; the capture queue holds 500 ms). A
+      // recording cut short or doubled (3 s) still fails.
+      expect(Math.abs(mic.samples.length - far.samples.length), name).toBeLessThan(48000 / 2);
     }
   });
 
