@@ -8,34 +8,13 @@
 #include <string>
 
 #include "addon_state.h"
+#include "scoped_env.h"
 
 #ifdef __linux__
 #include <pa_linux_alsa.h>
 #endif
 
 namespace {
-
-// Sets environment variables for the duration of a scope and restores them after: the ALSA `pulse` plugin reads
-// PULSE_SINK / PULSE_SOURCE when a stream is opened, which is how a sound-server device is chosen per stream.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const std::map<std::string, std::string>& vars) {
-    for (const auto& [key, value] : vars) {
-      const char* old = std::getenv(key.c_str());
-      saved_.emplace_back(key, old ? std::optional<std::string>(old) : std::nullopt);
-      setenv(key.c_str(), value.c_str(), 1);
-    }
-  }
-  ~ScopedEnv() {
-    for (const auto& [key, old] : saved_) {
-      if (old) setenv(key.c_str(), old->c_str(), 1);
-      else unsetenv(key.c_str());
-    }
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 double NumberOr(const Napi::Object& o, const char* key, double fallback) {
   Napi::Value v = o.Get(key);

@@ -1,7 +1,8 @@
 #include "pulse_devices.h"
 
+#include "pulse_library.h"
+
 #ifdef HAVE_LIBPULSE
-#include <pulse/pulseaudio.h>
 
 #include <string>
 #include <vector>
@@ -80,19 +81,22 @@ Napi::Array ToArray(Napi::Env env, const std::vector<ServerDevice>& devices, boo
 Napi::Value ListSoundServerDevices(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const double timeoutMs = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 2000;
+  // libpulse is loaded at run time; without it there is no sound server to list.
+  const PulseLibrary* pulse = LoadPulseLibrary(nullptr);
+  if (!pulse) return env.Null();
   Listing listing;
-  pa_mainloop* loop = pa_mainloop_new();
-  pa_mainloop_api* api = pa_mainloop_get_api(loop);
-  pa_context* context = pa_context_new(api, "livekit-media-devices");
+  pa_mainloop* loop = pulse->mainloop_new();
+  pa_mainloop_api* api = pulse->mainloop_get_api(loop);
+  pa_context* context = pulse->context_new(api, "livekit-media-devices");
   struct timeval deadline;
-  pa_timeval_add(pa_gettimeofday(&deadline), static_cast<pa_usec_t>(timeoutMs * 1000));
+  pulse->timeval_add(pulse->gettimeofday(&deadline), static_cast<pa_usec_t>(timeoutMs * 1000));
   pa_time_event* timer = api->time_new(api, &deadline, OnTimeout, &listing);
 
   // Never start a server: listing devices must not change the system.
   bool queried = false;
-  if (pa_context_connect(context, nullptr, PA_CONTEXT_NOAUTOSPAWN, nullptr) < 0) listing.failed = true;
+  if (pulse->context_connect(context, nullptr, PA_CONTEXT_NOAUTOSPAWN, nullptr) < 0) listing.failed = true;
   while (!listing.failed && !listing.timedOut) {
-    const pa_context_state_t state = pa_context_get_state(context);
+    const pa_context_state_t state = pulse->context_get_state(context);
     if (state == PA_CONTEXT_FAILED || state == PA_CONTEXT_TERMINATED) {
       listing.failed = true;
       break;
@@ -100,17 +104,17 @@ Napi::Value ListSoundServerDevices(const Napi::CallbackInfo& info) {
     if (state == PA_CONTEXT_READY && !queried) {
       queried = true;
       listing.pending = 3;
-      pa_operation_unref(pa_context_get_server_info(context, OnServerInfo, &listing));
-      pa_operation_unref(pa_context_get_sink_info_list(context, OnSink, &listing));
-      pa_operation_unref(pa_context_get_source_info_list(context, OnSource, &listing));
+      pulse->operation_unref(pulse->context_get_server_info(context, OnServerInfo, &listing));
+      pulse->operation_unref(pulse->context_get_sink_info_list(context, OnSink, &listing));
+      pulse->operation_unref(pulse->context_get_source_info_list(context, OnSource, &listing));
     }
     if (queried && listing.pending == 0) break;
-    if (pa_mainloop_iterate(loop, 1, nullptr) < 0) listing.failed = true;
+    if (pulse->mainloop_iterate(loop, 1, nullptr) < 0) listing.failed = true;
   }
   api->time_free(timer);
-  pa_context_disconnect(context);
-  pa_context_unref(context);
-  pa_mainloop_free(loop);
+  pulse->context_disconnect(context);
+  pulse->context_unref(context);
+  pulse->mainloop_free(loop);
   if (listing.failed || listing.timedOut) return env.Null();
 
   Napi::Object result = Napi::Object::New(env);

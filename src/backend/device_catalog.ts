@@ -1,6 +1,7 @@
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from '../audio_device.js';
 import { AmbiguousDeviceError, DeviceNotFoundError } from '../errors.js';
 import { nativeBinding, type NativeDeviceInfo, type NativeServerDevice } from './native_binding.js';
+import { warnIfNoSoundServerLibrary } from './sound_server_warning.js';
 
 /** @internal Where a device is opened: a PortAudio device, plus environment that picks a sound-server device. */
 export interface OpenTarget {
@@ -81,6 +82,7 @@ export class DeviceCatalog {
   /** Reads the devices now: PortAudio's list and, where there is one, the sound server's. */
   static read(): DeviceCatalog {
     const native = nativeBinding();
+    warnIfNoSoundServerLibrary(native);
     const portAudio = native.listDevices();
     const defaults = native.defaultDevices();
     const pcm = portAudio.find((d) => d.name === SOUND_SERVER_PCM && d.hostApi === 'ALSA');
