@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The package's npm `install` step. With the platform package for this machine installed (the prebuilt addon,
-// an optional dependency npm picks by os/cpu/libc) it does nothing: no compiler runs. Otherwise it builds the addon
-// from source with node-gyp (development in this repository, and platforms without a package), after checking that
-// PortAudio is there, and says plainly what to install when it is not.
+// The package's npm `install` step. With the platform package for this machine installed and loading (the prebuilt
+// addon, an optional dependency npm picks by os/cpu/libc) it does nothing: no compiler runs. Otherwise it builds the
+// addon from source with node-gyp (development in this repository, platforms without a package, a prebuilt addon that
+// does not load here), after checking that PortAudio is there, and says plainly what to install when it is not (an
+// error when there is no platform package at all; a warning when there is one that does not load).
 //
 //   npm rebuild livekit-media-devices --build-from-source   (or LK_AUDIO_BUILD_FROM_SOURCE=1) builds even when a
 //                                                           platform package is installed.
@@ -24,12 +25,21 @@ function platformKey() {
   return `${platform}-${arch}`;
 }
 
-function platformPackageInstalled(platform) {
+// 'loads' when the platform package is installed and its addon loads here; 'absent' when it is not installed; else
+// the reason it does not load (a C library older than the one it was built for, no libasound.so.2, ...).
+function platformPackageState(platform) {
+  const name = `${PACKAGE}-${platform}`;
+  let path;
   try {
-    require.resolve(`${PACKAGE}-${platform}/package.json`);
-    return true;
+    path = require.resolve(name);
   } catch {
-    return false;
+    return 'absent';
+  }
+  try {
+    require(path);
+    return 'loads';
+  } catch (error) {
+    return String(error && error.message ? error.message : error).split('\n')[0];
   }
 }
 
@@ -53,9 +63,21 @@ function main() {
   const forced =
     process.env.LK_AUDIO_BUILD_FROM_SOURCE === '1' ||
     process.env.npm_config_build_from_source === 'true';
-  if (!forced && platformPackageInstalled(platform)) return 0;
+  const prebuilt = forced ? 'absent' : platformPackageState(platform);
+  if (prebuilt === 'loads') return 0;
 
   const missing = missingForSourceBuild();
+  if (missing && prebuilt !== 'absent') {
+    // The package is there but its addon does not load: say why, and leave the install in place (the error at run
+    // time says it again). Often a missing library: libasound.so.2 comes with Debian/Ubuntu's libasound2.
+    console.error(
+      `${PACKAGE}: warning: the prebuilt addon ${PACKAGE}-${platform} does not load here (${prebuilt}), and the ` +
+        `build from source cannot run: ${missing}. Install the missing library (libasound.so.2: ` +
+        '`apt-get install libasound2`), or the build requirements (see the README), then `npm rebuild ' +
+        `${PACKAGE}\`.`,
+    );
+    return 0;
+  }
   if (missing) {
     const why = forced
       ? 'a build from source was asked for'
@@ -67,6 +89,11 @@ function main() {
         `  then: npm rebuild ${PACKAGE}`,
     );
     return 1;
+  }
+  if (prebuilt !== 'absent') {
+    console.error(
+      `${PACKAGE}: the prebuilt addon does not load here (${prebuilt}); building from source`,
+    );
   }
   // npm hands its own node-gyp to install scripts; outside npm, the one on PATH.
   const nodeGyp = process.env.npm_config_node_gyp;

@@ -306,6 +306,22 @@ describe('installed, without the platform package', () => {
       expect(error.message).toContain(`no native addon for ${PLATFORM}`);
       expect(error.message).toContain(PLATFORM_PACKAGE);
       expect(error.message).toContain('npm rebuild livekit-media-devices --build-from-source');
+
+      // The install step then wants to build from source, and says what is missing instead of failing in a compiler.
+      const rebuild = await runIn(
+        join(bin, 'npm'),
+        ['rebuild', 'livekit-media-devices'],
+        userEnv(),
+      );
+      expect(rebuild.code).not.toBe(0);
+      expect(rebuild.err).toContain(
+        `livekit-media-devices: no prebuilt addon for ${PLATFORM} is installed (package ${PLATFORM_PACKAGE}), ` +
+          'and the build from source cannot run: pkg-config is not installed',
+      );
+      expect(rebuild.err).toContain(
+        'apt-get install portaudio19-dev libpulse-dev g++ make python3 pkg-config',
+      );
+      expect(`${rebuild.out}${rebuild.err}`).not.toMatch(/gyp info/);
     } finally {
       renameSync(aside, installed);
     }

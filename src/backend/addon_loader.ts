@@ -130,9 +130,13 @@ export function loadAddon(): LoadedAddon {
       ? `its platform package ${packageName} is not installed (npm installs it as an optional dependency; ` +
         '--omit=optional, --no-optional or a lockfile made on another platform leave it out)'
       : `there is no prebuilt package for ${platform}`);
-  const fix = prebuilt
-    ? `Reinstall with optional dependencies (\`npm install livekit-media-devices\`), or build it from source: ${BUILD_FROM_SOURCE}.`
-    : `Build it from source: ${BUILD_FROM_SOURCE}.`;
+  const fix = packageFailure
+    ? 'Install the library it names, if any (libasound.so.2: Debian/Ubuntu `apt-get install libasound2`), or ' +
+      `build it from source: ${BUILD_FROM_SOURCE}.`
+    : prebuilt
+      ? 'Reinstall with optional dependencies (`npm install livekit-media-devices`), or build it from source: ' +
+        `${BUILD_FROM_SOURCE}.`
+      : `Build it from source: ${BUILD_FROM_SOURCE}.`;
   throw new NativeAddonError(
     platform,
     `livekit-media-devices: no native addon for ${platform}: ${problem}, and there is no local build ` +
