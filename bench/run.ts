@@ -20,6 +20,7 @@ const BENCHMARKS: Record<string, { file: string; args: string[] }> = {
   engine: { file: 'bench/engine.ts', args: [] },
   apm: { file: 'bench/apm.ts', args: [] },
   mediaDevices: { file: 'bench/media_devices.ts', args: [] },
+  deviceWatch: { file: 'bench/device_watch.ts', args: [] },
   soak: { file: 'bench/soak.ts', args: [] },
 };
 

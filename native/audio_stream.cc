@@ -3,12 +3,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <optional>
 #include <string>
 
 #include "addon_state.h"
-#include "scoped_env.h"
+#include "sound_server_pcm.h"
 
 #ifdef __linux__
 #include <pa_linux_alsa.h>
@@ -29,6 +27,7 @@ Napi::Function AudioStream::Define(Napi::Env env) {
                          InstanceMethod<&AudioStream::Start>("start"),
                          InstanceMethod<&AudioStream::Stop>("stop"),
                          InstanceMethod<&AudioStream::Close>("close"),
+                         InstanceMethod<&AudioStream::MakeInertMethod>("makeInert"),
                          InstanceMethod<&AudioStream::ReadInput>("readInput"),
                          InstanceMethod<&AudioStream::ReadRendered>("readRendered"),
                          InstanceMethod<&AudioStream::Write>("write"),
@@ -42,9 +41,12 @@ Napi::Function AudioStream::Define(Napi::Env env) {
 }
 
 // new AudioStream({ inputDevice, inputChannels, outputDevice, outputChannels, sampleRate, framesPerBuffer,
-//                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, env, onWake, owner })
+//                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, onWake, owner,
+//                   inputServerDevice, outputServerDevice })
 // onWake is called with `this` = owner on the JavaScript thread after device callbacks.
 // Latencies are in seconds (PortAudio's unit); validation with friendly messages happens in TypeScript.
+// inputServerDevice / outputServerDevice name a sound-server source / sink, opened through the ALSA PCM that
+// inputDevice / outputDevice index (whose latencies then apply); see sound_server_pcm.h.
 AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
@@ -73,6 +75,7 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
     p.channelCount = channels;
     p.sampleFormat = paInt16;
     const PaDeviceInfo* device = Pa_GetDeviceInfo(p.device);
+    if (!device) throw Napi::RangeError::New(env, std::string(deviceKey) + ": PortAudio has no such device");
     const bool isInput = &p == &in;
     p.suggestedLatency =
         NumberOr(o, latencyKey, isInput ? device->defaultLowInputLatency : device->defaultLowOutputLatency);
@@ -80,16 +83,35 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
   };
   if (inputChannels_ > 0) fill(in, "inputDevice", inputChannels_, "inputLatency");
   if (outputChannels_ > 0) fill(out, "outputDevice", outputChannels_, "outputLatency");
+  const PaDeviceIndex anyDevice = inputChannels_ > 0 ? in.device : out.device;
 
-  std::map<std::string, std::string> vars;
-  if (o.Get("env").IsObject()) {
-    Napi::Object e = o.Get("env").As<Napi::Object>();
-    Napi::Array keys = e.GetPropertyNames();
-    for (uint32_t i = 0; i < keys.Length(); i++) {
-      std::string key = keys.Get(i).ToString();
-      vars[key] = e.Get(key).ToString();
-    }
-  }
+  // A sound-server device: the same host API, the device named in the ALSA device string instead of the index.
+  std::string inString, outString;  // outlive Pa_OpenStream, which reads them
+#ifdef __linux__
+  PaAlsaStreamInfo inAlsa, outAlsa;
+#else
+  struct NoAlsa {
+  } inAlsa, outAlsa;
+#endif
+  auto toServerDevice = [&](PaStreamParameters& p, const char* key, std::string& deviceString,
+                            decltype(inAlsa)& alsa) {
+    Napi::Value name = o.Get(key);
+    if (name.IsUndefined()) return;
+    if (!name.IsString()) throw Napi::TypeError::New(env, std::string(key) + " must be a string");
+#ifdef __linux__
+    std::string error;
+    if (!SoundServerDeviceString(name.As<Napi::String>(), &deviceString, &error)) throw Napi::Error::New(env, error);
+    PaAlsa_InitializeStreamInfo(&alsa);
+    alsa.deviceString = deviceString.c_str();
+    p.device = paUseHostApiSpecificDeviceSpecification;
+    p.hostApiSpecificStreamInfo = &alsa;
+#else
+    (void)p, (void)deviceString, (void)alsa;
+    throw Napi::Error::New(env, std::string(key) + " needs ALSA");
+#endif
+  };
+  if (inputChannels_ > 0) toServerDevice(in, "inputServerDevice", inString, inAlsa);
+  if (outputChannels_ > 0) toServerDevice(out, "outputServerDevice", outString, outAlsa);
 
   // Everything the stream uses is allocated before it opens: the callback never allocates, and a failed allocation
   // leaves nothing open behind.
@@ -133,15 +155,11 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
   }
   uv_unref(reinterpret_cast<uv_handle_t*>(wake_));  // only a started stream keeps the process alive
 
-  PaError err;
-  {
-    ScopedEnv scoped(vars);
-    PaStreamParameters* inP = inputChannels_ > 0 ? &in : nullptr;
-    PaStreamParameters* outP = outputChannels_ > 0 ? &out : nullptr;
-    err = Pa_IsFormatSupported(inP, outP, sampleRate_);
-    if (err == paFormatIsSupported)
-      err = Pa_OpenStream(&stream_, inP, outP, sampleRate_, framesPerBuffer, paNoFlag, &AudioStream::OnAudio, this);
-  }
+  PaStreamParameters* inP = inputChannels_ > 0 ? &in : nullptr;
+  PaStreamParameters* outP = outputChannels_ > 0 ? &out : nullptr;
+  PaError err = Pa_IsFormatSupported(inP, outP, sampleRate_);
+  if (err == paFormatIsSupported)
+    err = Pa_OpenStream(&stream_, inP, outP, sampleRate_, framesPerBuffer, paNoFlag, &AudioStream::OnAudio, this);
   if (err != paNoError) {
     stream_ = nullptr;
     ThrowPaError(env, err, "cannot open the audio stream");
@@ -150,9 +168,8 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
 #ifdef __linux__
   // A SCHED_FIFO callback thread rides out a loaded machine; PortAudio falls back to normal scheduling where the
   // process may not raise its priority.
-  const PaDeviceIndex anyDevice = inputChannels_ > 0 ? in.device : out.device;
-  if (o.Get("realtimeScheduling").ToBoolean() &&
-      Pa_GetHostApiInfo(Pa_GetDeviceInfo(anyDevice)->hostApi)->type == paALSA)
+  const PaHostApiInfo* hostApi = Pa_GetHostApiInfo(Pa_GetDeviceInfo(anyDevice)->hostApi);
+  if (o.Get("realtimeScheduling").ToBoolean() && hostApi && hostApi->type == paALSA)
     PaAlsa_EnableRealtimeScheduling(stream_, 1);
 #endif
 
@@ -161,6 +178,8 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
 }
 
 AudioStream::~AudioStream() { CloseNow(); }
+
+void AudioStream::MakeInert() { inert_.store(true, std::memory_order_release); }
 
 void AudioStream::CloseNow() {
   if (stream_) {
@@ -193,6 +212,10 @@ void AudioStream::CloseNow() {
 int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, const PaStreamCallbackTimeInfo* time,
                          PaStreamCallbackFlags flags, void* userData) {
   auto* self = static_cast<AudioStream*>(userData);
+  if (self->inert_.load(std::memory_order_acquire)) {
+    if (output) std::memset(output, 0, frames * self->outputChannels_ * sizeof(int16_t));
+    return paContinue;
+  }
   StreamCounters& c = self->counters_;
   c.callbacks.fetch_add(1, std::memory_order_relaxed);
   if (flags & paInputOverflow) c.inputOverflows.fetch_add(1, std::memory_order_relaxed);
@@ -200,6 +223,7 @@ int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, 
   if (flags & paOutputUnderflow) c.outputUnderflows.fetch_add(1, std::memory_order_relaxed);
   if (flags & paOutputOverflow) c.outputOverflows.fetch_add(1, std::memory_order_relaxed);
   const double n = static_cast<double>(frames);
+  self->clock_.Publish(time->currentTime);
 
   if (self->input_ && input) {
     const BlockInfo block{time->currentTime, time->inputBufferAdcTime, time->outputBufferDacTime,
@@ -276,6 +300,11 @@ Napi::Value AudioStream::Stop(const Napi::CallbackInfo& info) {
   owner_.Unref();
   uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot stop the audio stream");
+  return info.Env().Undefined();
+}
+
+Napi::Value AudioStream::MakeInertMethod(const Napi::CallbackInfo& info) {
+  MakeInert();
   return info.Env().Undefined();
 }
 
@@ -362,6 +391,7 @@ Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   const PaStreamInfo* si = Pa_GetStreamInfo(stream_);
+  if (!si) throw Napi::Error::New(env, "PortAudio has no information on the stream");
   Napi::Object o = Napi::Object::New(env);
   o.Set("inputLatency", si->inputLatency);
   o.Set("outputLatency", si->outputLatency);
@@ -369,11 +399,11 @@ Napi::Value AudioStream::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// The stream's clock in seconds: the same clock as the BlockInfo times.
+// The stream's clock in seconds (the same clock as the BlockInfo times), extrapolated from the latest callback's
+// time; NaN before the first callback. Never calls into the device, which the audio thread is using.
 Napi::Value AudioStream::Time(const Napi::CallbackInfo& info) {
-  std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
   CheckOpen(info.Env());
-  return Napi::Number::New(info.Env(), Pa_GetStreamTime(stream_));
+  return Napi::Number::New(info.Env(), clock_.Now());
 }
 
 Napi::Value AudioStream::IsActive(const Napi::CallbackInfo& info) {

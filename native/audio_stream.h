@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "spsc_ring.h"
+#include "stream_clock.h"
 
 // Timing and position of one callback's worth of audio, as PortAudio reported it.
 struct BlockInfo {
@@ -70,6 +71,9 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
 
   // JavaScript thread. Closes the PortAudio stream and the wake-up handle; safe to call any number of times.
   void CloseNow();
+  // Any thread; never blocks. From now on the callback plays silence and touches nothing else (no ring, counter or
+  // wake-up): for process exit, where closing could block on a stalled sound server.
+  void MakeInert();
 
  private:
   // PortAudio's audio thread: never locks, allocates or calls into JavaScript or PortAudio.
@@ -82,6 +86,7 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value MakeInertMethod(const Napi::CallbackInfo& info);
   Napi::Value ReadInput(const Napi::CallbackInfo& info);
   Napi::Value ReadRendered(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
@@ -108,8 +113,10 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
   std::unique_ptr<TimedRing> input_;
   std::unique_ptr<TimedRing> rendered_;
   std::unique_ptr<SpscRing<int16_t>> output_;
-  std::atomic<bool> outputPrimed_{false};  // underruns count only once JavaScript has written something
+  std::atomic<bool> outputPrimed_{false};
+  std::atomic<bool> inert_{false};  // see MakeInert  // underruns count only once JavaScript has written something
   double inputPosition_ = 0;
   double outputPosition_ = 0;
   StreamCounters counters_;
+  StreamClock clock_;  // published by the callback, read by Time()
 };

@@ -87,6 +87,7 @@ Napi::Value ListHostApis(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env, count > 0 ? count : 0);
   for (int i = 0; i < count; i++) {
     const PaHostApiInfo* api = Pa_GetHostApiInfo(i);
+    if (!api) throw Napi::Error::New(env, "PortAudio has no information on host API " + std::to_string(i));
     Napi::Object o = Napi::Object::New(env);
     o.Set("index", i);
     o.Set("name", api->name);
@@ -109,10 +110,12 @@ Napi::Value ListDevices(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(env, count > 0 ? count : 0);
   for (int i = 0; i < count; i++) {
     const PaDeviceInfo* d = Pa_GetDeviceInfo(i);
+    const PaHostApiInfo* api = d ? Pa_GetHostApiInfo(d->hostApi) : nullptr;
+    if (!api) throw Napi::Error::New(env, "PortAudio has no information on device " + std::to_string(i));
     Napi::Object o = Napi::Object::New(env);
     o.Set("index", i);
     o.Set("name", d->name);
-    o.Set("hostApi", Pa_GetHostApiInfo(d->hostApi)->name);
+    o.Set("hostApi", api->name);
     o.Set("maxInputChannels", d->maxInputChannels);
     o.Set("maxOutputChannels", d->maxOutputChannels);
     o.Set("defaultSampleRate", d->defaultSampleRate);
@@ -152,6 +155,15 @@ Napi::Value OpenStreamCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<AddonState>()->openStreams.size()));
 }
 
+// JavaScript thread. quiesceAllStreams(): makes every stream this environment has open inert (see
+// AudioStream::MakeInert), without blocking. For process.exit(), which runs no environment clean-up: the callbacks
+// must not touch the process's state while it exits, and closing a stream on a stalled sound server would block
+// the exit; the system releases the devices when the process ends.
+Napi::Value QuiesceAllStreams(const Napi::CallbackInfo& info) {
+  for (AudioStream* stream : info.Env().GetInstanceData<AddonState>()->openStreams) stream->MakeInert();
+  return info.Env().Undefined();
+}
+
 // Runs when the environment shuts down (worker end, the main thread's normal exit): close every stream, then count
 // out of PortAudio. Environment teardown, on its JavaScript thread.
 void Cleanup(Napi::Env, AddonState* state) {
@@ -173,9 +185,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listHostApis", Napi::Function::New(env, ListHostApis));
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));
   exports.Set("defaultDevices", Napi::Function::New(env, DefaultDevices));
-  exports.Set("listSoundServerDevices", Napi::Function::New(env, ListSoundServerDevices));
+  exports.Set("SoundServerMonitor", DefineSoundServerMonitor(env));
   exports.Set("soundServerLibraryError", Napi::Function::New(env, SoundServerLibraryError));
   exports.Set("openStreamCount", Napi::Function::New(env, OpenStreamCount));
+  exports.Set("quiesceAllStreams", Napi::Function::New(env, QuiesceAllStreams));
   {
     std::lock_guard<std::recursive_mutex> lock(PortAudioLock());
     exports.Set("portAudioVersion", Napi::String::New(env, Pa_GetVersionText()));

@@ -16,21 +16,31 @@
 #ifdef HAVE_LIBPULSE
 
 // X-macro list of the libpulse functions the addon uses: X(member name, libpulse symbol).
-#define LK_PULSE_FUNCTIONS(X)                                    \
-  X(mainloop_new, pa_mainloop_new)                               \
-  X(mainloop_get_api, pa_mainloop_get_api)                       \
-  X(mainloop_iterate, pa_mainloop_iterate)                       \
-  X(mainloop_free, pa_mainloop_free)                             \
-  X(context_new, pa_context_new)                                 \
-  X(context_connect, pa_context_connect)                         \
-  X(context_get_state, pa_context_get_state)                     \
-  X(context_disconnect, pa_context_disconnect)                   \
-  X(context_unref, pa_context_unref)                             \
-  X(context_get_server_info, pa_context_get_server_info)         \
-  X(context_get_sink_info_list, pa_context_get_sink_info_list)   \
-  X(context_get_source_info_list, pa_context_get_source_info_list) \
-  X(operation_unref, pa_operation_unref)                         \
-  X(gettimeofday, pa_gettimeofday)                               \
+#define LK_PULSE_FUNCTIONS(X)                                          \
+  X(threaded_mainloop_new, pa_threaded_mainloop_new)                   \
+  X(threaded_mainloop_free, pa_threaded_mainloop_free)                 \
+  X(threaded_mainloop_start, pa_threaded_mainloop_start)               \
+  X(threaded_mainloop_stop, pa_threaded_mainloop_stop)                 \
+  X(threaded_mainloop_lock, pa_threaded_mainloop_lock)                 \
+  X(threaded_mainloop_unlock, pa_threaded_mainloop_unlock)             \
+  X(threaded_mainloop_get_api, pa_threaded_mainloop_get_api)           \
+  X(threaded_mainloop_set_name, pa_threaded_mainloop_set_name)         \
+  X(context_new, pa_context_new)                                       \
+  X(context_connect, pa_context_connect)                               \
+  X(context_get_state, pa_context_get_state)                           \
+  X(context_errno, pa_context_errno)                                   \
+  X(context_set_state_callback, pa_context_set_state_callback)         \
+  X(context_set_subscribe_callback, pa_context_set_subscribe_callback) \
+  X(context_subscribe, pa_context_subscribe)                           \
+  X(context_disconnect, pa_context_disconnect)                         \
+  X(context_unref, pa_context_unref)                                   \
+  X(context_get_server_info, pa_context_get_server_info)               \
+  X(context_get_sink_info_list, pa_context_get_sink_info_list)         \
+  X(context_get_source_info_list, pa_context_get_source_info_list)     \
+  X(operation_unref, pa_operation_unref)                               \
+  X(strerror, pa_strerror)                                             \
+  X(rtclock_now, pa_rtclock_now)                                       \
+  X(gettimeofday, pa_gettimeofday)                                     \
   X(timeval_add, pa_timeval_add)
 
 // The libpulse functions, each with libpulse's own signature: `pulse->context_new(...)` calls `pa_context_new`.

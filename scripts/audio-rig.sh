@@ -292,6 +292,7 @@ stop_pid() {
   local pid=$1 needle=$2 i
   pid_is "$pid" "$needle" || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
+  kill -CONT "$pid" 2>/dev/null || true # a test that suspended the server and died leaves it stopped
   for ((i = 0; i < 200; i++)); do
     pid_is "$pid" "$needle" || return 0
     sleep 0.01

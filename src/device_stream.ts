@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { AudioDevice, DeviceSelector } from './audio_device.js';
 import { DeviceCatalog, type CatalogEntry } from './backend/device_catalog.js';
+import { throughSoundServer } from './backend/sound_server_route.js';
+import { closeNativeStream } from './backend/stream_closer.js';
 import {
   BLOCK_FIELDS,
   nativeBinding,
@@ -197,7 +199,12 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
         ringFrames,
         captureRendered: options.captureRendered ?? false,
         realtimeScheduling: options.realtimeScheduling ?? true,
-        env: { ...inputEntry?.target.env, ...outputEntry?.target.env },
+        ...(inputEntry?.target.serverDevice !== undefined
+          ? { inputServerDevice: inputEntry.target.serverDevice }
+          : {}),
+        ...(outputEntry?.target.serverDevice !== undefined
+          ? { outputServerDevice: outputEntry.target.serverDevice }
+          : {}),
         // Held weakly by the native stream while stopped: a stream dropped unclosed is collected and closed.
         onWake: DeviceStream.wake,
         owner: this,
@@ -342,12 +349,22 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     }
   }
 
-  /** Closes the stream and releases the device. Closing twice does nothing. */
+  /**
+   * Closes the stream and releases the device. Closing twice does nothing. Never waits on a sound server that has
+   * stalled: the stream is then silenced at once and released when the server answers again.
+   */
   close(): void {
-    if (this.native) this.finalStats = this.native.counters();
-    this.native?.close();
+    const native = this.native;
     this.native = undefined;
     this.removeAllListeners();
+    if (!native) return;
+    this.finalStats = native.counters();
+    closeNativeStream(native, this.viaSoundServer);
+  }
+
+  /** @internal Whether the stream's audio passes through the sound server. */
+  get viaSoundServer(): boolean {
+    return throughSoundServer(this.inputDevice) || throughSoundServer(this.outputDevice);
   }
 
   /** Same as {@link close}. */
@@ -415,7 +432,11 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     return { inputMs: info.inputLatency * 1000, outputMs: info.outputLatency * 1000 };
   }
 
-  /** The stream's clock now (s): the clock of every {@link AudioBlockTiming} time. */
+  /**
+   * The stream's clock now (s): the clock of every {@link AudioBlockTiming} time, extrapolated from the latest
+   * device callback's time (the device itself is not asked: its audio thread is using it). NaN before the first
+   * callback.
+   */
   time(): number {
     return this.open.time();
   }

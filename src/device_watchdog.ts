@@ -1,3 +1,4 @@
+import { SoundServer } from './backend/sound_server.js';
 import type { DeviceStream } from './device_stream.js';
 
 const CHECK_INTERVAL_MS = 500;
@@ -7,8 +8,10 @@ const SILENCE_LIMIT_MS = 2000;
 /**
  * @internal
  * Notices a device that stopped (unplugged, its sound-server device removed, a host error): the stream is no
- * longer active, or its callbacks stopped coming. Checks only while `watching()` says so; never keeps the process
- * alive.
+ * longer active, or its callbacks stopped coming. A sound server that stalls (a suspended or overloaded process,
+ * which stops every stream's callbacks while its devices stay) is waited for, not taken for a lost device: the
+ * server's own connection tells a stall from a server that is gone. Checks only while `watching()` says so; never
+ * keeps the process alive.
  */
 export class DeviceWatchdog {
   private readonly timer: NodeJS.Timeout;
@@ -33,7 +36,9 @@ export class DeviceWatchdog {
       this.lastCallbacks = callbacks;
       this.lastCallbackSeen = now;
     }
-    return !this.stream.active || now - this.lastCallbackSeen > SILENCE_LIMIT_MS;
+    if (!this.stream.active) return true;
+    if (now - this.lastCallbackSeen <= SILENCE_LIMIT_MS) return false;
+    return !(this.stream.viaSoundServer && SoundServer.get().snapshot().state === 'stalled');
   }
 
   /** Stops checking. */

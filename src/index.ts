@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './audio_device.js';
 export * from './device_stream.js';
 export * from './media_devices.js';
+export type { MediaDevicesWarning } from './device_change_watcher.js';
 export {
   APM_MAX_CHANNELS,
   APM_MAX_STREAM_DELAY_MS,

@@ -8,7 +8,7 @@ import {
   MIN_SAMPLE_RATE,
   type DeviceStreamOptions,
 } from './device_stream.js';
-import { DeviceChangeWatcher } from './device_change_watcher.js';
+import { DeviceChangeWatcher, type MediaDevicesWarning } from './device_change_watcher.js';
 import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './errors.js';
 import { InputCapture } from './input_capture.js';
 import { emitIsolated, reportUncaught } from './listener_isolation.js';
@@ -107,23 +107,26 @@ function checkRate(option: string, rate: number): number {
  */
 export interface MediaDevicesEvents {
   /**
-   * A device came or went, or another device became the default (as the browser's `devicechange`). Noticed within
-   * about a second, while there is a listener; read the lists again to see what changed.
+   * A device came or went, or another device became the default (as the browser's `devicechange`), while there is
+   * a listener: the sound server tells at once (within milliseconds; no polling). Read the lists again to see what
+   * changed.
    */
   devicechange: [];
   /**
-   * Reading the device list for `devicechange` failed; watching goes on. Reported as an `uncaughtException` when
-   * nobody listens.
+   * The device watch met a fault and goes on (while there is a `devicechange` listener): the sound server stalled or
+   * went away (once per episode; it is reconnected when it returns), or reading the list threw. The lists meanwhile
+   * stay as last seen, so this causes no `devicechange`.
    */
-  error: [error: Error];
+  warning: [warning: MediaDevicesWarning];
 }
 
 /**
  * The machine's microphones and speakers, for LiveKit: device enumeration and defaults, microphone capture into an
  * `AudioSource` ({@link openInput}) and playback of tracks and streams ({@link openOutput}), with echo cancellation
  * between the two.
- * Devices are read fresh on every call, so a device plugged in (or a sound-server sink created) shows up at once;
- * listen for `devicechange` to hear of it.
+ * A sound server's devices come from one connection that the server keeps up to date, so a device plugged in (or a
+ * sound-server sink created) shows up at once and reading the lists never waits on the server; listen for
+ * `devicechange` to hear of it.
  */
 export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   /** Sample rate of captured audio (Hz). */
@@ -140,8 +143,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   private readonly processing = new SharedAudioProcessing();
   private readonly watcher = new DeviceChangeWatcher(
     () => emitIsolated(this, 'devicechange'),
-    (error) =>
-      emitIsolated(this, 'error', error instanceof Error ? error : new Error(String(error))),
+    (warning) => emitIsolated(this, 'warning', warning),
   );
 
   /** @throws InvalidOptionError for a sample rate, channel count or blocksize out of range. */

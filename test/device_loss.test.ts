@@ -2,7 +2,7 @@
  * A lost device ends a capture and a player with an `error` event and leaves them closed, and the process can exit.
  * The loss is the sound server going away (a private rig of this test's own, so the shared one is untouched): a
  * PulseAudio sink or source that is merely unloaded is not a loss here, because the server moves its streams to
- * the default device.
+ * the default device. A server that merely stalls (suspended) is no loss either: it is waited for.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -69,4 +69,74 @@ describe('device loss', () => {
       }
     },
   );
+
+  it(
+    'a stalled sound server (SIGSTOP for 4 s) is waited for: a warning, no error, capture and playback resume',
+    { timeout: 60_000 },
+    async () => {
+      const result = await runStall(['4000']);
+      // Twice the watchdog's 2 s of silence: a device watchdog that took the stall for a loss closed both.
+      expect(result.events).toEqual(['warning: sound-server-stalled']);
+      expect(result.open).toEqual([true, true]);
+      // Nothing moved while the server slept (at most a block in flight), and audio moves again after it.
+      expect(result.during.frames - result.before.frames).toBeLessThan(10);
+      expect(result.after.frames - result.during.frames).toBeGreaterThan(50);
+      expect(result.after.rendered - result.during.rendered).toBeGreaterThan(48000 / 2);
+    },
+  );
+
+  it(
+    'closing during a stall does not wait for the server: closed at once, the devices released when it answers',
+    { timeout: 60_000 },
+    async () => {
+      // The child resumes the server from a timer on its own JavaScript thread: a close that blocked that thread
+      // would never return, and the child would be killed.
+      const result = await runStall(['4000', 'close']);
+      expect(result.events).toEqual(['warning: sound-server-stalled']);
+      expect(result.open).toEqual([false, false]);
+      expect(result.openInStall).toBe(2); // silenced, kept until the server answers
+      expect(result.openAfter).toBe(0);
+    },
+  );
 });
+
+interface StallResult {
+  before: { frames: number; rendered: number };
+  during: { frames: number; rendered: number };
+  after: { frames: number; rendered: number };
+  events: string[];
+  open: boolean[];
+  openInStall?: number;
+  openAfter: number;
+}
+
+/** Runs test/fixtures/server_stall.ts with `args` on a private rig; resolves with what it printed. */
+async function runStall(args: string[]): Promise<StallResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'lk-stall-'));
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(await startRig(dir)) };
+    delete env.PULSE_SINK;
+    delete env.PULSE_SOURCE;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/fixtures/server_stall.ts', ...args],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+      child.on('exit', (c) => {
+        clearTimeout(killer);
+        resolve(c);
+      });
+    });
+    expect(code, `stderr:\n${err}`).toBe(0);
+    return JSON.parse(out.trim().split('\n').at(-1)!) as StallResult;
+  } finally {
+    await stopRig(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -18,7 +18,9 @@ const TARGETS = [
   'OutputPlayer.warning',
   'OutputPlayer.overflow',
   'OutputPlayer.streamEnded',
+  'OutputPlayer.trackEnded',
   'MediaDevices.devicechange',
+  'MediaDevices.warning',
 ];
 
 // Node's exit status for an uncaught exception (https://nodejs.org/api/process.html#exit-codes).

@@ -1,6 +1,7 @@
 /**
  * The native stream's hygiene: a stream dropped without close() is collected and its device closed (a started one
- * is not), and a ring the system cannot allocate is a typed error that leaves nothing open.
+ * is not), a ring the system cannot allocate is a typed error that leaves nothing open, and process.exit() stops
+ * the device callbacks of running streams.
  */
 import { spawn } from 'node:child_process';
 import v8 from 'node:v8';
@@ -79,5 +80,26 @@ describe('native stream hygiene', () => {
     expect(result.message).toMatch(/cannot allocate the stream's rings.*out of memory/);
     expect(result.openStreams).toBe(0);
     expect(result.fdsAfter).toBeLessThanOrEqual(result.fdsBefore as number);
+  });
+
+  it('process.exit() from a listener stops the device callbacks before the exit handlers run', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/fixtures/exit_with_open_streams.ts'],
+      { env: rigChildEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
+    expect({ code, signal }, `stderr:\n${err}`).toEqual({ code: 3, signal: null });
+    const result = JSON.parse(out.trim()) as Record<string, number>;
+    expect(result.inputs).toBe(20);
+    expect(result.atExit).toBeGreaterThanOrEqual(20);
+    // Ten device blocks' time later, no callback has run (a running stream would have counted about ten more).
+    expect(result.later).toBe(result.atExit);
   });
 });

@@ -302,6 +302,39 @@ describe('OutputPlayer', () => {
     expectTone(heard.subarray(after.from, after.to), 440, -12);
   });
 
+  it('a track that ends leaves the mix and fires trackEnded once, with that track; the other plays on', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const low = new ToneTrack('low', 440, -12);
+    const high = new ToneTrack('high', 1000, -18);
+    const ended: unknown[] = [];
+    player.on('trackEnded', (track) => ended.push(track));
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let after: { from: number; to: number };
+    try {
+      await player.addTrack(low.track);
+      await player.addTrack(high.track);
+      await player.start();
+      await sleep(400);
+      // Closing the track ends its AudioStream, as unpublishing or a participant leaving does.
+      await high.close();
+      const deadline = performance.now() + 3000;
+      while (ended.length === 0 && performance.now() < deadline) await sleep(10);
+      expect(ended).toEqual([high.track]);
+      expect(player.stats.sources).toBe(1);
+      await sleep(200);
+      after = await nextSpan(recording, 600);
+      expect(ended).toHaveLength(1);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+      await low.close();
+    }
+    expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 1000)).toBeLessThan(-60);
+    expectTone(heard.subarray(after.from, after.to), 440, -12);
+  });
+
   // 48 kHz in 10 ms frames is played as is; 44.1 and 16 kHz in frames of odd sizes are resampled by the player.
   for (const { rate, size, hz } of [
     { rate: 48000, size: 480, hz: 1000 },

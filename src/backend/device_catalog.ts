@@ -1,12 +1,21 @@
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from '../audio_device.js';
 import { AmbiguousDeviceError, DeviceNotFoundError } from '../errors.js';
-import { nativeBinding, type NativeDeviceInfo, type NativeServerDevice } from './native_binding.js';
+import {
+  nativeBinding,
+  type NativeDeviceInfo,
+  type NativeServerDevice,
+  type NativeSoundServerSnapshot,
+} from './native_binding.js';
+import { SoundServer } from './sound_server.js';
 import { warnIfNoSoundServerLibrary } from './sound_server_warning.js';
 
-/** @internal Where a device is opened: a PortAudio device, plus environment that picks a sound-server device. */
+/**
+ * @internal Where a device is opened: a PortAudio device or, for a sound-server sink or source, the ALSA PCM that
+ * reaches the server plus the server's name for the device.
+ */
 export interface OpenTarget {
   portAudioIndex: number;
-  env: Record<string, string>;
+  serverDevice?: string;
 }
 
 /** @internal A device with what it takes to open it. */
@@ -18,7 +27,6 @@ export interface CatalogEntry {
 const SOUND_SERVER_HOST_API = 'PulseAudio';
 // The ALSA PCM through which ALSA clients reach a PulseAudio-compatible server.
 const SOUND_SERVER_PCM = 'pulse';
-const SERVER_TIMEOUT_MS = 1500;
 
 const ms = (seconds: number): number => seconds * 1000;
 
@@ -63,64 +71,102 @@ function fromSoundServer(
     isDefault,
     ...(d.monitorOf ? { monitorOf: d.monitorOf } : {}),
   };
-  const env: Record<string, string> = input ? { PULSE_SOURCE: d.name } : { PULSE_SINK: d.name };
-  return { device, target: { portAudioIndex: pcm.index, env } };
+  return { device, target: { portAudioIndex: pcm.index, serverDevice: d.name } };
 }
+
+/** PortAudio's devices and defaults: fixed from its initialisation on, so read once. */
+let portAudioList:
+  | {
+      portAudio: NativeDeviceInfo[];
+      defaults: { input: number; output: number };
+      pcm?: NativeDeviceInfo;
+    }
+  | undefined;
+
+function portAudioDevices(): NonNullable<typeof portAudioList> {
+  if (!portAudioList) {
+    const native = nativeBinding();
+    const portAudio = native.listDevices();
+    portAudioList = {
+      portAudio,
+      defaults: native.defaultDevices(),
+      pcm: portAudio.find((d) => d.name === SOUND_SERVER_PCM && d.hostApi === 'ALSA'),
+    };
+  }
+  return portAudioList;
+}
+
+/** The last catalog read, and the sound server's snapshot generation it was made from. */
+let cached: { generation: number | undefined; catalog: DeviceCatalog } | undefined;
 
 /**
  * @internal
  * A snapshot of every device: PortAudio's devices first (index = PortAudio's index), then, on a system with a
- * PulseAudio-compatible server reachable through ALSA's `pulse` PCM, the server's sinks and sources.
+ * PulseAudio-compatible server reachable through ALSA's `pulse` PCM, the server's sinks and sources as its
+ * connection last listed them (kept while the server is stalled or gone: see `soundServer`).
  */
 export class DeviceCatalog {
   readonly entries: readonly CatalogEntry[];
+  /** The sound server's connection when the catalog was read; undefined on a system without one. */
+  readonly soundServer: NativeSoundServerSnapshot | undefined;
 
-  private constructor(entries: CatalogEntry[]) {
+  private constructor(entries: CatalogEntry[], soundServer: NativeSoundServerSnapshot | undefined) {
     this.entries = entries;
+    this.soundServer = soundServer;
   }
 
-  /** Reads the devices now: PortAudio's list and, where there is one, the sound server's. */
+  /**
+   * Reads the devices now: PortAudio's list (its snapshot from start-up) and, where there is one, the sound
+   * server's from its connection's latest snapshot. Never waits on the server, but for its first listing.
+   */
   static read(): DeviceCatalog {
-    const native = nativeBinding();
-    warnIfNoSoundServerLibrary(native);
-    const portAudio = native.listDevices();
-    const defaults = native.defaultDevices();
-    const pcm = portAudio.find((d) => d.name === SOUND_SERVER_PCM && d.hostApi === 'ALSA');
-    const server = pcm ? native.listSoundServerDevices(SERVER_TIMEOUT_MS) : null;
+    warnIfNoSoundServerLibrary(nativeBinding());
+    const { portAudio, defaults, pcm } = portAudioDevices();
+    const server = pcm ? SoundServer.get() : undefined;
+    // Reads between two changes of the sound server's snapshot share one catalog: an application reading the lists
+    // on every devicechange costs one native copy per change, not per read.
+    const generation = server?.generation();
+    if (cached && cached.generation === generation) return cached.catalog;
+    const snapshot = server?.snapshot();
+    const listing = snapshot?.listing ?? null;
 
     const entries: CatalogEntry[] = portAudio.map((d) => ({
       device: fromPortAudio(
         d,
         // With a sound server, its own default devices carry the flag instead.
-        !server && (d.index === defaults.input || d.index === defaults.output),
+        !listing && (d.index === defaults.input || d.index === defaults.output),
       ),
-      target: { portAudioIndex: d.index, env: {} },
+      target: { portAudioIndex: d.index },
     }));
-    if (server && pcm) {
-      for (const sink of server.sinks) {
+    if (listing && pcm) {
+      for (const sink of listing.sinks) {
         entries.push(
           fromSoundServer(
             sink,
             'audiooutput',
             entries.length,
-            sink.name === server.defaultSink,
+            sink.name === listing.defaultSink,
             pcm,
           ),
         );
       }
-      for (const source of server.sources) {
+      for (const source of listing.sources) {
         entries.push(
           fromSoundServer(
             source,
             'audioinput',
             entries.length,
-            source.name === server.defaultSource,
+            source.name === listing.defaultSource,
             pcm,
           ),
         );
       }
     }
-    return new DeviceCatalog(entries);
+    for (const entry of entries) Object.freeze(entry.device);
+    const catalog = new DeviceCatalog(entries, snapshot);
+    // Without a sound server (no generation) PortAudio's list alone never changes: cached for good.
+    cached = { generation, catalog };
+    return catalog;
   }
 
   /** Devices of one direction, in index order. */

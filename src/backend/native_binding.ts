@@ -42,6 +42,35 @@ export interface NativeServerListing {
   sources: NativeServerDevice[];
 }
 
+/** @internal The state of the connection to the sound server (see native/pulse_devices.h). */
+export type NativeSoundServerState = 'connecting' | 'ready' | 'stalled' | 'disconnected';
+
+/** @internal What the sound-server monitor knows now. */
+export interface NativeSoundServerSnapshot {
+  state: NativeSoundServerState;
+  /** Why the state is not `ready`; empty when it is. */
+  reason: string;
+  /** Bumped on every change of state or listing. */
+  generation: number;
+  /** The last complete listing (kept while the server is stalled or gone); null before the first. */
+  listing: NativeServerListing | null;
+}
+
+/**
+ * @internal One long-lived libpulse connection on its own thread. `onChange` runs on the JavaScript thread after
+ * the snapshot changed (several changes may share one call) and must not throw.
+ */
+export interface NativeSoundServerMonitor {
+  /** A copy of the latest snapshot; never waits on the server. */
+  snapshot(): NativeSoundServerSnapshot;
+  /** The latest snapshot's generation, without copying the snapshot. */
+  generation(): number;
+  /** Blocks until the first listing or the first failure to connect, at most `timeoutMs` (ms); true with a listing. */
+  waitForListing(timeoutMs: number): boolean;
+  /** Stops the thread and disconnects; idempotent. */
+  close(): void;
+}
+
 /** @internal Options of the native stream; latencies in seconds. */
 export interface NativeStreamOptions {
   inputDevice?: number;
@@ -55,10 +84,13 @@ export interface NativeStreamOptions {
   ringFrames: number;
   captureRendered?: boolean;
   realtimeScheduling?: boolean;
-  env?: Record<string, string>;
   /** Called with `this` = owner after device callbacks. The owner is held weakly while the stream is stopped. */
   onWake: (this: never) => void;
   owner: object;
+  /** A sound-server source opened through the ALSA PCM `inputDevice` (its latencies apply). */
+  inputServerDevice?: string;
+  /** A sound-server sink opened through the ALSA PCM `outputDevice`. */
+  outputServerDevice?: string;
 }
 
 /** @internal Samples drained from a ring, with 6 numbers of timing per block (see BLOCK_FIELDS). */
@@ -86,6 +118,8 @@ export interface NativeAudioStream {
   start(): void;
   stop(): void;
   close(): void;
+  /** From now on the callback plays silence and touches nothing else; never blocks. */
+  makeInert(): void;
   readInput(): NativeChunk | null;
   readRendered(): NativeChunk | null;
   write(samples: Int16Array): number;
@@ -93,6 +127,7 @@ export interface NativeAudioStream {
   outputWritableFrames(): number;
   counters(): NativeStreamCounters;
   info(): { inputLatency: number; outputLatency: number; sampleRate: number };
+  /** The stream clock (s), extrapolated from the latest callback; NaN before the first callback. */
   time(): number;
   isActive(): boolean;
 }
@@ -104,10 +139,12 @@ export interface NativeBinding {
   listHostApis(): NativeHostApiInfo[];
   listDevices(): NativeDeviceInfo[];
   defaultDevices(): { input: number; output: number };
-  listSoundServerDevices(timeoutMs: number): NativeServerListing | null;
+  SoundServerMonitor: new (onChange: () => void) => NativeSoundServerMonitor;
   /** null when libpulse is loaded (or off Linux), else why it could not be (one line). */
   soundServerLibraryError(): string | null;
   openStreamCount(): number;
+  /** Makes every stream this thread has open inert (its callback plays silence, touches nothing); never blocks. */
+  quiesceAllStreams(): void;
   portAudioVersion: string;
 }
 
@@ -129,6 +166,10 @@ function load(): { binding: NativeBinding; path: string; source: AddonSource } {
     const addon = loadAddon();
     const binding = addon.binding as NativeBinding;
     binding.setQuietProbe(!process.env.LK_AUDIO_DEBUG);
+    // process.exit() skips the addon's environment clean-up: the device callbacks go inert before the exit
+    // handlers run (closing could block on a stalled sound server; the system releases the devices at exit). A
+    // worker's end closes its streams through that clean-up.
+    process.once('exit', () => binding.quiesceAllStreams());
     loaded = { binding, path: addon.path, source: addon.source };
   }
   return loaded;

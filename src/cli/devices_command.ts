@@ -1,6 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
 import type { AudioDevice } from '../audio_device.js';
 import { MediaDevices } from '../media_devices.js';
+import type { MediaDevicesWarning } from '../device_change_watcher.js';
 import { round1 } from './levels.js';
 import { waitForInterrupt } from './interrupt.js';
 
@@ -131,7 +132,14 @@ export function devicesCommand() {
       // The device watcher does not keep the process alive (by design); this does, until Ctrl-C.
       const keepAlive = setInterval(() => {}, 3_600_000);
       try {
-        await waitForInterrupt((_done, fail) => md.once('error', fail));
+        // A stalled or lost sound server is reported and watched through; it comes back by itself.
+        const onWarning = (w: MediaDevicesWarning): void => console.error(`warning: ${w.message}`);
+        md.on('warning', onWarning);
+        try {
+          await waitForInterrupt();
+        } finally {
+          md.off('warning', onWarning);
+        }
       } finally {
         clearInterval(keepAlive);
         md.off('devicechange', onChange);
