@@ -1,9 +1,7 @@
 // Entry point of the native addon: PortAudio's host APIs and devices, and the AudioStream class.
 // Policy (device choice, framing, processing) lives in TypeScript; this file only reports what PortAudio sees.
-#include <fcntl.h>
 #include <napi.h>
 #include <portaudio.h>
-#include <unistd.h>
 
 #include <string>
 
@@ -14,6 +12,8 @@
 #include "addon_state.h"
 #include "audio_stream.h"
 #include "pulse_devices.h"
+#include "pulse_library.h"
+#include "quiet_stderr.h"
 
 std::recursive_mutex& PortAudioLock() {
   static std::recursive_mutex lock;
@@ -44,25 +44,12 @@ int portAudioUsers = 0;
 void IgnoreAlsaMessage(const char*, int, const char*, int, const char*, ...) {}
 #endif
 
-// PortAudio's ALSA and JACK back ends print probe noise on stderr while they initialise; when asked,
-// send file descriptor 2 to /dev/null for exactly that call.
+// PortAudio's host back ends print probe noise on stderr while they initialise; when asked, silence stderr for
+// exactly that call (quiet_stderr.h).
 PaError InitializePortAudio() {
   if (!quietProbe) return Pa_Initialize();
-  fflush(stderr);
-  const int saved = dup(STDERR_FILENO);
-  const int devNull = open("/dev/null", O_WRONLY);
-  if (saved < 0 || devNull < 0) {
-    if (saved >= 0) close(saved);
-    if (devNull >= 0) close(devNull);
-    return Pa_Initialize();
-  }
-  dup2(devNull, STDERR_FILENO);
-  const PaError err = Pa_Initialize();
-  fflush(stderr);
-  dup2(saved, STDERR_FILENO);
-  close(saved);
-  close(devNull);
-  return err;
+  QuietStderr quiet;
+  return Pa_Initialize();
 }
 
 }  // namespace
@@ -152,6 +139,17 @@ Napi::Value DefaultDevices(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// JavaScript thread. soundServerLibraryError() -> null when libpulse is loaded (or on systems other than Linux, which
+// have no PulseAudio-compatible sound server to list), else one line saying why it could not be loaded. The first call
+// loads it (pulse_library.h).
+Napi::Value SoundServerLibraryError(const Napi::CallbackInfo& info) {
+#if defined(__linux__)
+  std::string reason;
+  if (!LoadPulseLibrary(&reason)) return Napi::String::New(info.Env(), reason);
+#endif
+  return info.Env().Null();
+}
+
 // JavaScript thread. openStreamCount() -> number of streams this environment has open (for leak checks).
 Napi::Value OpenStreamCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(info.Env().GetInstanceData<AddonState>()->openStreams.size()));
@@ -188,6 +186,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));
   exports.Set("defaultDevices", Napi::Function::New(env, DefaultDevices));
   exports.Set("SoundServerMonitor", DefineSoundServerMonitor(env));
+  exports.Set("soundServerLibraryError", Napi::Function::New(env, SoundServerLibraryError));
   exports.Set("openStreamCount", Napi::Function::New(env, OpenStreamCount));
   exports.Set("quiesceAllStreams", Napi::Function::New(env, QuiesceAllStreams));
   {

@@ -1,5 +1,7 @@
 #include "pulse_devices.h"
 
+#include "pulse_library.h"
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -90,18 +92,20 @@ Napi::Object ToObject(Napi::Env env, const Snapshot& s) {
 }  // namespace
 
 #ifdef HAVE_LIBPULSE
-#include <pulse/pulseaudio.h>
 
 namespace {
+
+// libpulse, loaded at run time (pulse_library.h): called only after LoadPulseLibrary succeeded (the constructor).
+const PulseLibrary& Pulse() { return *LoadPulseLibrary(nullptr); }
 
 constexpr pa_usec_t kTickUsec = 500 * PA_USEC_PER_MSEC;     // heartbeat and reconnect timer
 constexpr pa_usec_t kStallUsec = 1000 * PA_USEC_PER_MSEC;   // an unanswered heartbeat older than this: stalled
 constexpr pa_usec_t kRetryUsec = 1000 * PA_USEC_PER_MSEC;   // between connection attempts
 
-pa_usec_t NowUsec() { return pa_rtclock_now(); }
+pa_usec_t NowUsec() { return Pulse().rtclock_now(); }
 
 std::string ContextError(pa_context* c, const char* what) {
-  return std::string(what) + ": " + pa_strerror(pa_context_errno(c));
+  return std::string(what) + ": " + Pulse().strerror(Pulse().context_errno(c));
 }
 
 class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
@@ -130,24 +134,31 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
     hookAdded_ = true;
     env_ = env;
 
-    loop_ = pa_threaded_mainloop_new();
+    // Without a usable libpulse (pulse_library.h) the monitor never connects, and says why.
+    std::string unusable;
+    if (!LoadPulseLibrary(&unusable)) {
+      Publish(State::kDisconnected, unusable, nullptr, true);
+      return;
+    }
+
+    loop_ = Pulse().threaded_mainloop_new();
     if (!loop_) {
       Shutdown();
       throw Napi::Error::New(env, "cannot create libpulse's threaded main loop");
     }
-    pa_threaded_mainloop_set_name(loop_, "lk-sound-server");
-    api_ = pa_threaded_mainloop_get_api(loop_);
-    if (pa_threaded_mainloop_start(loop_) < 0) {
-      pa_threaded_mainloop_free(loop_);
+    Pulse().threaded_mainloop_set_name(loop_, "lk-sound-server");
+    api_ = Pulse().threaded_mainloop_get_api(loop_);
+    if (Pulse().threaded_mainloop_start(loop_) < 0) {
+      Pulse().threaded_mainloop_free(loop_);
       loop_ = nullptr;
       Shutdown();
       throw Napi::Error::New(env, "cannot start libpulse's main loop thread");
     }
-    pa_threaded_mainloop_lock(loop_);
+    Pulse().threaded_mainloop_lock(loop_);
     Connect();
     struct timeval tv;
-    tick_ = api_->time_new(api_, pa_timeval_add(pa_gettimeofday(&tv), kTickUsec), &SoundServerMonitor::OnTick, this);
-    pa_threaded_mainloop_unlock(loop_);
+    tick_ = api_->time_new(api_, Pulse().timeval_add(Pulse().gettimeofday(&tv), kTickUsec), &SoundServerMonitor::OnTick, this);
+    Pulse().threaded_mainloop_unlock(loop_);
     if (!tick_) {
       Shutdown();
       throw Napi::Error::New(env, "cannot create libpulse's heartbeat timer");
@@ -194,11 +205,11 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
   // Stops the thread (joining it), then frees libpulse's objects with no other thread left to use them.
   void Shutdown() {
     if (loop_) {
-      pa_threaded_mainloop_stop(loop_);
+      Pulse().threaded_mainloop_stop(loop_);
       if (tick_) api_->time_free(tick_);
       tick_ = nullptr;
       DropContext();
-      pa_threaded_mainloop_free(loop_);
+      Pulse().threaded_mainloop_free(loop_);
       loop_ = nullptr;
     }
     {
@@ -220,14 +231,14 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
 
   void Connect() {
     failedAt_ = 0;
-    context_ = pa_context_new(api_, "livekit-media-devices");
+    context_ = Pulse().context_new(api_, "livekit-media-devices");
     if (!context_) {
       Disconnected("cannot create a libpulse context");
       return;
     }
-    pa_context_set_state_callback(context_, &SoundServerMonitor::OnContextState, this);
+    Pulse().context_set_state_callback(context_, &SoundServerMonitor::OnContextState, this);
     // Never start a server: watching devices must not change the system.
-    if (pa_context_connect(context_, nullptr, PA_CONTEXT_NOAUTOSPAWN, nullptr) < 0) {
+    if (Pulse().context_connect(context_, nullptr, PA_CONTEXT_NOAUTOSPAWN, nullptr) < 0) {
       failedContext_ = true;
       Disconnected(ContextError(context_, "cannot connect to the sound server"));
     }
@@ -235,10 +246,10 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
 
   void DropContext() {
     if (!context_) return;
-    pa_context_set_state_callback(context_, nullptr, nullptr);
-    pa_context_set_subscribe_callback(context_, nullptr, nullptr);
-    pa_context_disconnect(context_);
-    pa_context_unref(context_);
+    Pulse().context_set_state_callback(context_, nullptr, nullptr);
+    Pulse().context_set_subscribe_callback(context_, nullptr, nullptr);
+    Pulse().context_disconnect(context_);
+    Pulse().context_unref(context_);
     context_ = nullptr;
     refreshing_ = false;
     refreshAgain_ = false;
@@ -253,10 +264,10 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
 
   static void OnContextState(pa_context* c, void* userdata) {
     auto* self = static_cast<SoundServerMonitor*>(userdata);
-    switch (pa_context_get_state(c)) {
+    switch (Pulse().context_get_state(c)) {
       case PA_CONTEXT_READY: {
-        pa_context_set_subscribe_callback(c, &SoundServerMonitor::OnServerEvent, self);
-        pa_operation* op = pa_context_subscribe(
+        Pulse().context_set_subscribe_callback(c, &SoundServerMonitor::OnServerEvent, self);
+        pa_operation* op = Pulse().context_subscribe(
             c,
             static_cast<pa_subscription_mask_t>(PA_SUBSCRIPTION_MASK_SINK | PA_SUBSCRIPTION_MASK_SOURCE |
                                                 PA_SUBSCRIPTION_MASK_SERVER),
@@ -266,7 +277,7 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
           self->failedContext_ = true;
           return;
         }
-        pa_operation_unref(op);
+        Pulse().operation_unref(op);
         self->Refresh();
         break;
       }
@@ -299,7 +310,7 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
 
   // Reads the whole list again; events that arrive meanwhile ask for one more read when this one ends.
   void Refresh() {
-    if (!context_ || pa_context_get_state(context_) != PA_CONTEXT_READY) return;
+    if (!context_ || Pulse().context_get_state(context_) != PA_CONTEXT_READY) return;
     if (refreshing_) {
       refreshAgain_ = true;
       return;
@@ -312,12 +323,12 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
         if (pendingError_.empty()) pendingError_ = ContextError(context_, what);
         return;
       }
-      pa_operation_unref(op);
+      Pulse().operation_unref(op);
       pendingReplies_++;
     };
-    issue(pa_context_get_server_info(context_, &SoundServerMonitor::OnServerInfo, this), "cannot ask for the server");
-    issue(pa_context_get_sink_info_list(context_, &SoundServerMonitor::OnSink, this), "cannot ask for the sinks");
-    issue(pa_context_get_source_info_list(context_, &SoundServerMonitor::OnSource, this), "cannot ask for the sources");
+    issue(Pulse().context_get_server_info(context_, &SoundServerMonitor::OnServerInfo, this), "cannot ask for the server");
+    issue(Pulse().context_get_sink_info_list(context_, &SoundServerMonitor::OnSink, this), "cannot ask for the sinks");
+    issue(Pulse().context_get_source_info_list(context_, &SoundServerMonitor::OnSource, this), "cannot ask for the sources");
     refreshing_ = pendingReplies_ > 0;
     if (!pendingError_.empty() && !refreshing_) Publish(State::kStalled, pendingError_, nullptr, false);
   }
@@ -380,11 +391,11 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
         self->DropContext();
         self->Connect();
       }
-    } else if (pa_context_get_state(self->context_) == PA_CONTEXT_READY) {
+    } else if (Pulse().context_get_state(self->context_) == PA_CONTEXT_READY) {
       if (self->pingSentAt_ == 0) {
-        pa_operation* op = pa_context_get_server_info(self->context_, &SoundServerMonitor::OnPong, self);
+        pa_operation* op = Pulse().context_get_server_info(self->context_, &SoundServerMonitor::OnPong, self);
         if (op) {
-          pa_operation_unref(op);
+          Pulse().operation_unref(op);
           self->pingSentAt_ = now;
         } else {
           self->Publish(State::kStalled, ContextError(self->context_, "cannot send a heartbeat"), nullptr, false);
@@ -398,7 +409,7 @@ class SoundServerMonitor : public Napi::ObjectWrap<SoundServerMonitor> {
       }
     }
     struct timeval tv;
-    api->time_restart(e, pa_timeval_add(pa_gettimeofday(&tv), kTickUsec));
+    api->time_restart(e, Pulse().timeval_add(Pulse().gettimeofday(&tv), kTickUsec));
   }
 
   static void OnPong(pa_context* c, const pa_server_info* i, void* userdata) {

@@ -2,26 +2,25 @@
 // One thread writes, one thread reads; neither ever waits, locks or allocates after construction.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <new>
 
+#include "ring_memory.h"
+
 template <typename T>
 class SpscRing {
  public:
-  // Storage comes straight from mmap and is touched once here: the callback never takes a page fault on it, and
-  // closing a stream gives the memory back to the system instead of fragmenting the malloc heap.
+  // Storage comes straight from the system (ring_memory.h) and is touched once here: the callback never takes a page
+  // fault on it, and closing a stream gives the memory back to the system instead of fragmenting the malloc heap.
   explicit SpscRing(size_t capacity) : capacity_(capacity), bytes_(capacity * sizeof(T)) {
-    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    std::memset(p, 0, bytes_);
+    void* p = AllocateRingMemory(bytes_);
+    if (!p) throw std::bad_alloc();
     data_ = static_cast<T*>(p);
   }
-  ~SpscRing() { munmap(data_, bytes_); }
+  ~SpscRing() { FreeRingMemory(data_, bytes_); }
   SpscRing(const SpscRing&) = delete;
   SpscRing& operator=(const SpscRing&) = delete;
 

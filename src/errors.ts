@@ -163,3 +163,19 @@ export class DeviceLostError extends AudioBackendError {
 function listCandidates(candidates: string[]): string {
   return candidates.length === 0 ? 'there are none' : `candidates:\n  ${candidates.join('\n  ')}`;
 }
+
+/**
+ * The native addon could not be loaded: no platform package for this machine is installed (or it failed to load)
+ * and there is no local build. The message names the platform and the fix.
+ */
+export class NativeAddonError extends MediaDevicesError {
+  /** @internal */
+  constructor(
+    /** This machine's platform as the package names it, e.g. `linux-x64-gnu`. */
+    readonly platform: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

@@ -23,3 +23,4 @@ export * from './input_capture.js';
 export * from './output_player.js';
 export type { DeviceChange, DeviceChangeReason } from './device_switch.js';
 export type { PlaybackSourceStats } from './playback_source.js';
+export { NO_SOUND_SERVER_LIBRARY_WARNING } from './backend/sound_server_warning.js';

@@ -7,6 +7,7 @@ import {
   type NativeSoundServerSnapshot,
 } from './native_binding.js';
 import { SoundServer } from './sound_server.js';
+import { warnIfNoSoundServerLibrary } from './sound_server_warning.js';
 
 /**
  * @internal Where a device is opened: a PortAudio device or, for a sound-server sink or source, the ALSA PCM that
@@ -119,6 +120,7 @@ export class DeviceCatalog {
    * server's from its connection's latest snapshot. Never waits on the server, but for its first listing.
    */
   static read(): DeviceCatalog {
+    warnIfNoSoundServerLibrary(nativeBinding());
     const { portAudio, defaults, pcm } = portAudioDevices();
     const server = pcm ? SoundServer.get() : undefined;
     // Reads between two changes of the sound server's snapshot share one catalog: an application reading the lists

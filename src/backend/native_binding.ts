@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon, type AddonSource } from './addon_loader.js';
 
 /** @internal A PortAudio device as the addon reports it; latencies in seconds. */
 export interface NativeDeviceInfo {
@@ -143,6 +140,8 @@ export interface NativeBinding {
   listDevices(): NativeDeviceInfo[];
   defaultDevices(): { input: number; output: number };
   SoundServerMonitor: new (onChange: () => void) => NativeSoundServerMonitor;
+  /** null when libpulse is loaded (or off Linux), else why it could not be (one line). */
+  soundServerLibraryError(): string | null;
   openStreamCount(): number;
   /** Makes every stream this thread has open inert (its callback plays silence, touches nothing); never blocks. */
   quiesceAllStreams(): void;
@@ -160,40 +159,34 @@ export const BLOCK_FIELDS = {
   size: 6,
 } as const;
 
-const ADDON_PATH = join('build', 'Release', 'lk_audio.node');
+let loaded: { binding: NativeBinding; path: string; source: AddonSource } | undefined;
 
-// The addon sits in the package root's build/ whether this file runs from src/, dist/ or dist/cli/.
-function findAddon(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, ADDON_PATH);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) {
-      throw new Error(
-        `livekit-media-devices: native addon ${ADDON_PATH} not found; run \`npm rebuild livekit-media-devices\` ` +
-          '(it needs PortAudio: `apt-get install portaudio19-dev` or `brew install portaudio`)',
-      );
-    }
-    dir = parent;
-  }
-}
-
-let binding: NativeBinding | undefined;
-
-/**
- * @internal The native addon, loaded on first use. PortAudio's ALSA and JACK probes print dozens of lines on stderr
- * when it initialises; they are kept quiet unless LK_AUDIO_DEBUG is set.
- */
-export function nativeBinding(): NativeBinding {
-  if (!binding) {
-    binding = createRequire(import.meta.url)(findAddon()) as NativeBinding;
+function load(): { binding: NativeBinding; path: string; source: AddonSource } {
+  if (!loaded) {
+    const addon = loadAddon();
+    const binding = addon.binding as NativeBinding;
     binding.setQuietProbe(!process.env.LK_AUDIO_DEBUG);
     // process.exit() skips the addon's environment clean-up: the device callbacks go inert before the exit
     // handlers run (closing could block on a stalled sound server; the system releases the devices at exit). A
     // worker's end closes its streams through that clean-up.
-    const loaded = binding;
-    process.once('exit', () => loaded.quiesceAllStreams());
+    process.once('exit', () => binding.quiesceAllStreams());
+    loaded = { binding, path: addon.path, source: addon.source };
   }
-  return binding;
+  return loaded;
+}
+
+/**
+ * @internal The native addon, loaded on first use (addon_loader.ts: LK_AUDIO_BINARY, the platform package, then a
+ * local build). PortAudio's ALSA and JACK probes print dozens of lines on stderr when it initialises; they are kept
+ * quiet unless LK_AUDIO_DEBUG is set.
+ * @throws NativeAddonError when no addon loads.
+ */
+export function nativeBinding(): NativeBinding {
+  return load().binding;
+}
+
+/** @internal The file the addon was loaded from and how it was found (loads it if it is not loaded yet). */
+export function nativeAddonOrigin(): { path: string; source: AddonSource } {
+  const { path, source } = load();
+  return { path, source };
 }

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from '@commander-js/extra-typings';
 import { CliUsageError } from './cli_usage_error.js';
+import { printPackageWarnings } from './package_warnings.js';
 import { lkAudioProgram } from './program.js';
 
 /** The package's version (package.json sits two levels up from src/cli/ and from dist/cli/). */
@@ -59,4 +60,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+printPackageWarnings();
 process.exitCode = await main(process.argv.slice(2));

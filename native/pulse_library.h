@@ -1,0 +1,62 @@
+// libpulse, loaded at run time (dlopen) instead of linked: the addon then loads on machines without libpulse
+// (a server, a container, a desktop with a pure ALSA set-up) and lists PortAudio's devices there, and on machines
+// with a PulseAudio-compatible sound server it lists the server's sinks and sources as well.
+//
+// Every libpulse function the addon calls is a member of PulseLibrary, looked up by name when the library loads;
+// code that needs another libpulse function adds it to the table (PULSE_FUNCTIONS in pulse_library.cc) and calls it
+// through the table, never directly (a direct call would link libpulse again).
+#pragma once
+
+#ifdef HAVE_LIBPULSE
+#include <pulse/pulseaudio.h>
+#endif
+
+#include <string>
+
+#ifdef HAVE_LIBPULSE
+
+// X-macro list of the libpulse functions the addon uses: X(member name, libpulse symbol).
+#define LK_PULSE_FUNCTIONS(X)                                          \
+  X(threaded_mainloop_new, pa_threaded_mainloop_new)                   \
+  X(threaded_mainloop_free, pa_threaded_mainloop_free)                 \
+  X(threaded_mainloop_start, pa_threaded_mainloop_start)               \
+  X(threaded_mainloop_stop, pa_threaded_mainloop_stop)                 \
+  X(threaded_mainloop_lock, pa_threaded_mainloop_lock)                 \
+  X(threaded_mainloop_unlock, pa_threaded_mainloop_unlock)             \
+  X(threaded_mainloop_get_api, pa_threaded_mainloop_get_api)           \
+  X(threaded_mainloop_set_name, pa_threaded_mainloop_set_name)         \
+  X(context_new, pa_context_new)                                       \
+  X(context_connect, pa_context_connect)                               \
+  X(context_get_state, pa_context_get_state)                           \
+  X(context_errno, pa_context_errno)                                   \
+  X(context_set_state_callback, pa_context_set_state_callback)         \
+  X(context_set_subscribe_callback, pa_context_set_subscribe_callback) \
+  X(context_subscribe, pa_context_subscribe)                           \
+  X(context_disconnect, pa_context_disconnect)                         \
+  X(context_unref, pa_context_unref)                                   \
+  X(context_get_server_info, pa_context_get_server_info)               \
+  X(context_get_sink_info_list, pa_context_get_sink_info_list)         \
+  X(context_get_source_info_list, pa_context_get_source_info_list)     \
+  X(operation_unref, pa_operation_unref)                               \
+  X(strerror, pa_strerror)                                             \
+  X(rtclock_now, pa_rtclock_now)                                       \
+  X(gettimeofday, pa_gettimeofday)                                     \
+  X(timeval_add, pa_timeval_add)
+
+// The libpulse functions, each with libpulse's own signature: `pulse->context_new(...)` calls `pa_context_new`.
+struct PulseLibrary {
+#define LK_PULSE_MEMBER(member, symbol) decltype(&::symbol) member = nullptr;
+  LK_PULSE_FUNCTIONS(LK_PULSE_MEMBER)
+#undef LK_PULSE_MEMBER
+};
+
+#else
+
+struct PulseLibrary {};
+
+#endif
+
+// The loaded table, or nullptr when libpulse is not usable here; then `*reason` (when given) says why, in one line
+// (the library is missing, a function is missing from it, or the addon was built without libpulse's headers).
+// The first call loads the library; later calls return the same answer. Any thread (the first load is serialized).
+const PulseLibrary* LoadPulseLibrary(std::string* reason);
