@@ -35,7 +35,6 @@ import { AudioProcessingModule } from '../src/apm.js';
 import {
   DeviceStream,
   MediaDevices,
-  type InputCapture,
   type MediaDevicesOptions,
   type OpenOutputOptions,
   type OutputPlayer,
@@ -129,8 +128,6 @@ function quantiles(values: number[]) {
   };
 }
 
-/** The private DeviceStream of a capture or player, for diagnostics only (host latency, rendered DAC times). */
-const deviceStreamOf = (o: InputCapture | OutputPlayer) => o.deviceStream;
 /** The player's private buffer of one stream, for diagnostics only. */
 const sourceOf = (player: OutputPlayer, stream: AsyncIterable<AudioFrame>) =>
   (
@@ -287,7 +284,7 @@ async function playoutPhase(config: Config) {
     for (const c of findClicks(audio, 'adcTime', monitorState))
       match(handed, c.code, c.time, 'monitorAdc');
   });
-  deviceStreamOf(player).on('rendered', (audio) => {
+  player.deviceStream.on('rendered', (audio) => {
     for (const c of findClicks(audio, 'dacTime', renderState)) match(handed, c.code, c.time, 'dac');
   });
   // Where a handed frame waits: the source's own buffer (a live source keeps up to its cap), then the ring.
@@ -346,8 +343,8 @@ async function playoutPhase(config: Config) {
   }
   clearInterval(sampler);
   const host = {
-    inputMs: round(deviceStreamOf(capture).latency.inputMs),
-    outputMs: round(deviceStreamOf(player).latency.outputMs),
+    inputMs: round(capture.deviceStream.latency.inputMs),
+    outputMs: round(player.deviceStream.latency.outputMs),
   };
   monitor.close();
   await player.aclose();
@@ -385,7 +382,7 @@ async function cpuPhase(config: Config) {
   // The capture latency split: ADC time of a block's first sample -> its callback (host), callback -> JavaScript.
   const hostPart: number[] = [];
   const wake: number[] = [];
-  const input = deviceStreamOf(capture);
+  const input = capture.deviceStream;
   input.prependListener('input', (audio) => {
     if (!measuring) return;
     const now = input.time();

@@ -186,8 +186,6 @@ async function* pulledSpeech(samples: Int16Array, seconds: number): AsyncGenerat
   }
 }
 
-/** The private DeviceStream of a capture or player, read for its counters and its mix events only. */
-const deviceStreamOf = (o: InputCapture | OutputPlayer) => o.deviceStream;
 /** The player's private buffer of a track, read for its backlog only. */
 const trackSourceOf = (player: OutputPlayer, track: LoopedTrack) =>
   (player as unknown as { tracks: Map<unknown, { bufferedFrames: number }> }).tracks.get(
@@ -361,9 +359,9 @@ try {
   // JavaScript does; drops beyond those mean the queue was not drained in time.
   let burstMaxMs = 0;
   let burstExcessFrames = 0;
-  deviceStreamOf(capture).prependListener('input', (audio) => {
+  capture.deviceStream.prependListener('input', (audio) => {
     const frames = audio.samples.length / audio.channels;
-    const rate = deviceStreamOf(capturing).sampleRate;
+    const rate = capturing.deviceStream.sampleRate;
     burstMaxMs = Math.max(burstMaxMs, (frames / rate) * 1000);
     burstExcessFrames += Math.max(0, Math.ceil(frames / (rate / 100)) - capturing.queueCapacity);
   });
@@ -387,11 +385,8 @@ try {
   // Sampled at the wake-ups that mixed: the player's own 'writable' listener mixes, and these run before and after
   // it. (A wake-up finding the ring still full mixes nothing, and the live backlog is trimmed only when it mixes.)
   let writtenBefore = 0;
-  deviceStreamOf(player).prependListener(
-    'writable',
-    () => (writtenBefore = writtenFramesOf(playing)),
-  );
-  deviceStreamOf(player).on('writable', () => {
+  player.deviceStream.prependListener('writable', () => (writtenBefore = writtenFramesOf(playing)));
+  player.deviceStream.on('writable', () => {
     if (writtenFramesOf(playing) === writtenBefore) return;
     const ringMs = playing.bufferedFrames / (RATE / 1000);
     queued.add(ringMs);
@@ -420,8 +415,8 @@ try {
 
   const snapshot = (): Snapshot => ({
     at: performance.now(),
-    input: deviceStreamOf(capturing).stats,
-    output: deviceStreamOf(playing).stats,
+    input: capturing.deviceStream.stats,
+    output: playing.deviceStream.stats,
     capture: capturing.stats,
     player: playing.stats,
     published: reader.frames,
@@ -440,8 +435,8 @@ try {
   const first = snapshot();
   startup = difference(opened, first, blockMs);
   host = {
-    inputMs: round(deviceStreamOf(capture).latency.inputMs, 1),
-    outputMs: round(deviceStreamOf(player).latency.outputMs, 1),
+    inputMs: round(capture.deviceStream.latency.inputMs, 1),
+    outputMs: round(player.deviceStream.latency.outputMs, 1),
   };
   latencies = [];
   captureFrameMs = [];

@@ -38,7 +38,7 @@ export class DeviceWatchdog {
     }
     if (!this.stream.active) return true;
     if (now - this.lastCallbackSeen <= SILENCE_LIMIT_MS) return false;
-    return !(this.stream.viaSoundServer && SoundServer.get().snapshot().state === 'stalled');
+    return !(this.stream.viaSoundServer && SoundServer.get().stalled());
   }
 
   /** Stops checking. */

@@ -41,6 +41,11 @@ export class SoundServer {
     return this.monitor.snapshot();
   }
 
+  /** Whether the server has stopped answering (connected, but its heartbeat unanswered): a stall, not a loss. */
+  stalled(): boolean {
+    return this.snapshot().state === 'stalled';
+  }
+
   /** The latest snapshot's generation (bumped on every change), without copying the snapshot. */
   generation(): number {
     return this.monitor.generation();

@@ -5,12 +5,8 @@ import { SoundServer } from './sound_server.js';
 const parked = new Set<NativeAudioStream>();
 let stopWatching: (() => void) | undefined;
 
-function stalled(): boolean {
-  return SoundServer.get().snapshot().state === 'stalled';
-}
-
 function closeParked(): void {
-  if (stalled()) return;
+  if (SoundServer.get().stalled()) return;
   for (const stream of parked) stream.close();
   parked.clear();
   stopWatching?.();
@@ -27,7 +23,7 @@ function closeParked(): void {
  * @param viaSoundServer whether the stream's audio passes through the sound server
  */
 export function closeNativeStream(stream: NativeAudioStream, viaSoundServer: boolean): void {
-  if (!viaSoundServer || !stalled()) {
+  if (!viaSoundServer || !SoundServer.get().stalled()) {
     stream.close();
     return;
   }
