@@ -2,12 +2,14 @@
  * MediaDevices.openInput against the rig: audio played into a virtual microphone's feed arrives through
  * InputCapture -> AudioSource -> LocalAudioTrack -> AudioStream, in 10 ms frames, at the right level and frequency.
  */
+import { once } from 'node:events';
 import { dispose } from '@livekit/rtc-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DeviceCapabilityError,
   InvalidOptionError,
   MediaDevices,
+  MediaDevicesError,
   type InputCapture,
   type InputOverflow,
 } from '../src/index.js';
@@ -187,6 +189,20 @@ describe('InputCapture', () => {
     expect(stats.framesDropped).toBeGreaterThanOrEqual(30);
     expect(stats.queueLength).toBeLessThanOrEqual(5);
     expect(stats.deviceDroppedFrames).toBe(0); // the device ring itself held the 400 ms
+  });
+
+  it('ends with an error and closes when its AudioSource refuses a frame', async () => {
+    const md = new MediaDevices();
+    const capture = md.openInput({ ...NO_PROCESSING, inputDevice: rig.micA });
+    const failed = once(capture, 'error', { signal: AbortSignal.timeout(5000) });
+    await sleep(100);
+    // Closed behind the capture's back: its next captureFrame rejects.
+    await capture.source.close();
+    const [error] = (await failed) as [Error];
+    expect(error).toBeInstanceOf(MediaDevicesError);
+    expect(error.message).toMatch(/refused a frame/);
+    expect(String(error.cause)).toMatch(/AudioSource is closed/);
+    expect(capture.closed).toBe(true);
   });
 
   it('rejects bad options with typed errors, and one processing capture at a time', async () => {

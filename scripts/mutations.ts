@@ -1,0 +1,277 @@
+/**
+ * `npm run test:mutations [-- <fault id> ...]`: shows that the tests fail for each deliberate fault of
+ * scripts/mutation_faults.ts (all of them, or those named).
+ *
+ * It starts a private audio rig (scripts/audio-rig.sh, its own directory) that every run shares, then runs the test
+ * files the faults name once on an unmutated scratch copy of the working tree (the baseline: they must pass, or no
+ * verdict means anything), then, for each fault, makes a fresh scratch copy (scripts/scratch_copy.ts), applies the
+ * fault and runs that fault's test files there. The working tree is never edited. It prints a markdown table: the
+ * fault, the file it edits, the test files run, whether the tests caught it, which tests failed, and the time. The
+ * rig and the scratch copies are removed at the end whatever happens (also on Ctrl-C); the vitest logs are kept
+ * (their directory printed) when something did not go as it should.
+ *
+ * Exit status 0 when the baseline passed and every fault was caught: some test failed. A run that failed without
+ * any test failing (a test file that did not load, a run stopped after RUN_TIMEOUT_MS) is not a catch, and neither is
+ * a fault the tests pass with: both exit 1.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRig, stopRig } from './audio_rig.js';
+import { FAULTS, faultySource, type Fault } from './mutation_faults.js';
+import { makeScratchCopy } from './scratch_copy.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The longest one vitest run may take before it is stopped (ms): the slowest fault's files take about 2 min. */
+const RUN_TIMEOUT_MS = 10 * 60_000;
+/** Failed tests named in a table cell; the log has them all. */
+const NAMES_PER_CELL = 3;
+
+/** What one vitest run in a scratch copy gave. */
+interface TestRun {
+  /** Tests that failed: `<file> > <full name>`. */
+  failedTests: string[];
+  /** Why the run failed without a failing test (a file that did not load, a timeout), if it did. */
+  problem: string | undefined;
+  /** Tests that passed. */
+  passedCount: number;
+  seconds: number;
+}
+
+/** The verdict on one fault. */
+interface Outcome {
+  fault: Fault;
+  run: TestRun;
+  verdict: 'caught' | 'SURVIVED' | 'ERROR';
+}
+
+/** The parts of vitest's JSON report read here. */
+interface JsonReport {
+  testResults: {
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults: { fullName: string; status: string }[];
+  }[];
+}
+
+let current: ChildProcess | undefined;
+let interrupted = false;
+
+/** Ends the running vitest and everything it started (its own process group). */
+function stopCurrent(): void {
+  const pid = current?.pid;
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGTERM');
+    setTimeout(() => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }, 5000).unref();
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Runs vitest on `files` in the scratch copy `dir`, its output into `logPath`. */
+async function runTests(
+  dir: string,
+  files: readonly string[],
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+): Promise<TestRun> {
+  const started = performance.now();
+  const reportPath = join(dir, '.mutation-report.json');
+  const log = createWriteStream(logPath);
+  const vitest = join(dir, 'node_modules', 'vitest', 'vitest.mjs');
+  const args = [vitest, 'run', '--reporter=default', '--reporter=json'];
+  const child = spawn(process.execPath, [...args, `--outputFile.json=${reportPath}`, ...files], {
+    cwd: dir,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  current = child;
+  child.stdout.pipe(log, { end: false });
+  child.stderr.pipe(log, { end: false });
+  const timer = setTimeout(stopCurrent, RUN_TIMEOUT_MS);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  current = undefined;
+  await new Promise<void>((resolve) => log.end(resolve));
+  const seconds = (performance.now() - started) / 1000;
+  if (!existsSync(reportPath)) {
+    const why = interrupted ? 'interrupted' : `no report (vitest exited with ${code})`;
+    return { failedTests: [], problem: why, passedCount: 0, seconds };
+  }
+  const report = JSON.parse(readFileSync(reportPath, 'utf8')) as JsonReport;
+  const failedTests: string[] = [];
+  const fileProblems: string[] = [];
+  let passedCount = 0;
+  for (const file of report.testResults) {
+    const name = file.name.replace(`${dir}/`, '');
+    let failedHere = 0;
+    for (const test of file.assertionResults) {
+      if (test.status === 'passed') passedCount++;
+      if (test.status === 'failed') {
+        failedTests.push(`${name} > ${test.fullName}`);
+        failedHere++;
+      }
+    }
+    if (file.status === 'failed' && failedHere === 0) {
+      fileProblems.push(`${name}: ${(file.message ?? 'failed').split('\n')[0]}`);
+    }
+  }
+  let problem: string | undefined;
+  if (code !== 0 && failedTests.length === 0) {
+    problem = fileProblems.join('; ') || `vitest exited with ${code} and no test failed`;
+  }
+  return { failedTests, problem, passedCount, seconds };
+}
+
+/** A markdown table cell: no pipes, no line breaks. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** The failed tests of a run, short: each test's own name after its file's, at most NAMES_PER_CELL of them. */
+function failedCell(run: TestRun): string {
+  if (run.problem) return cell(run.problem);
+  const names = run.failedTests.map((t) => {
+    const [file, ...rest] = t.split(' > ');
+    return `${basename(file!, '.test.ts')}: ${rest.at(-1)}`;
+  });
+  const shown = names.slice(0, NAMES_PER_CELL).join('; ');
+  const more = names.length - NAMES_PER_CELL;
+  return cell(more > 0 ? `${shown}; and ${more} more` : shown || '-');
+}
+
+function table(outcomes: readonly Outcome[]): string {
+  const rows = [
+    '| Fault | File | Test files run | Caught | Failed tests | Time |',
+    '| ----- | ---- | -------------- | ------ | ------------ | ---- |',
+  ];
+  for (const { fault, run, verdict } of outcomes) {
+    const tests = fault.tests.map((t) => basename(t)).join(', ');
+    const caught = verdict === 'caught' ? 'yes' : verdict === 'SURVIVED' ? '**no**' : '**error**';
+    rows.push(
+      `| ${cell(`${fault.id}: ${fault.description}`)} | ${fault.file} | ${tests} | ${caught} | ` +
+        `${failedCell(run)} | ${run.seconds.toFixed(0)} s |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+/** The faults named on the command line, or all. */
+function chosenFaults(ids: readonly string[]): readonly Fault[] {
+  if (ids.length === 0) return FAULTS;
+  return ids.map((id) => {
+    const fault = FAULTS.find((f) => f.id === id);
+    if (!fault) {
+      throw new Error(`no fault ${id}; the faults: ${FAULTS.map((f) => f.id).join(', ')}`);
+    }
+    return fault;
+  });
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const faults = chosenFaults(process.argv.slice(2));
+  // Every fault must apply before anything starts: a stale one fails the check at once.
+  const sources = new Map(faults.map((fault) => [fault, faultySource(ROOT, fault)]));
+  const allTests = [...new Set(faults.flatMap((f) => f.tests))];
+
+  // Scratch copies in work/copies, vitest's logs in work/logs (kept when something went wrong).
+  const work = mkdtempSync(join(tmpdir(), 'lk-mutations-'));
+  const copies = join(work, 'copies');
+  const logs = join(work, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const rigDir = mkdtempSync(join(tmpdir(), 'lk-mut-rig-'));
+  const say = (line: string): void => void process.stderr.write(`mutations: ${line}\n`);
+  const onSignal = (): void => {
+    interrupted = true;
+    stopCurrent();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const outcomes: Outcome[] = [];
+  let ok = false;
+  try {
+    say(`starting the audio rig in ${rigDir}`);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...(await startRig(rigDir)),
+      LK_AUDIO_RIG_REQUIRED: '1',
+      NO_COLOR: '1',
+    };
+    delete env.PULSE_SINK;
+    delete env.PULSE_SOURCE;
+
+    say(`baseline: ${allTests.join(' ')} on an unmutated copy`);
+    const baseDir = join(copies, 'baseline');
+    makeScratchCopy(ROOT, baseDir);
+    const baseline = await runTests(baseDir, allTests, env, join(logs, 'baseline.log'));
+    rmSync(baseDir, { recursive: true, force: true });
+    if (baseline.failedTests.length > 0 || baseline.problem) {
+      say(`the baseline did not pass (${baseline.seconds.toFixed(0)} s), so no fault is run:`);
+      for (const t of baseline.failedTests) say(`  failed: ${t}`);
+      if (baseline.problem) say(`  ${baseline.problem}`);
+      return 1;
+    }
+    say(`baseline: ${baseline.passedCount} tests passed in ${baseline.seconds.toFixed(0)} s`);
+
+    for (const [n, fault] of faults.entries()) {
+      if (interrupted) break;
+      const dir = join(copies, fault.id);
+      makeScratchCopy(ROOT, dir);
+      writeFileSync(join(dir, fault.file), sources.get(fault)!);
+      say(
+        `[${n + 1}/${faults.length}] ${fault.id}: ${fault.file}; running ${fault.tests.join(' ')}`,
+      );
+      const run = await runTests(dir, fault.tests, env, join(logs, `${fault.id}.log`));
+      rmSync(dir, { recursive: true, force: true });
+      if (interrupted) break;
+      const verdict = run.failedTests.length > 0 ? 'caught' : run.problem ? 'ERROR' : 'SURVIVED';
+      outcomes.push({ fault, run, verdict });
+      say(`[${n + 1}/${faults.length}] ${fault.id}: ${verdict} (${run.seconds.toFixed(0)} s)`);
+      for (const t of run.failedTests) say(`    failed: ${t}`);
+      if (run.problem) say(`    ${run.problem}`);
+    }
+
+    const minutes = (performance.now() - started) / 60_000;
+    process.stdout.write(
+      `\n${table(outcomes)}\n\nBaseline (no fault): ${baseline.passedCount} tests in ${allTests.length} files ` +
+        `passed in ${baseline.seconds.toFixed(0)} s. Total: ${minutes.toFixed(1)} min.\n`,
+    );
+    const missed = outcomes.filter((o) => o.verdict !== 'caught').map((o) => o.fault.id);
+    if (missed.length > 0) process.stdout.write(`Not caught: ${missed.join(', ')}.\n`);
+    else if (!interrupted) process.stdout.write(`All ${outcomes.length} faults caught.\n`);
+    ok = !interrupted && missed.length === 0;
+    return ok ? 0 : 1;
+  } finally {
+    await stopRig(rigDir);
+    rmSync(rigDir, { recursive: true, force: true });
+    rmSync(ok ? work : copies, { recursive: true, force: true });
+    if (!ok) say(`${interrupted ? 'interrupted; ' : ''}vitest logs: ${logs}`);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+process.exitCode = await main().catch((error: unknown) => {
+  process.stderr.write(`mutations: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+});
