@@ -37,10 +37,19 @@ const RUN_TIMEOUT_MS = 10 * 60_000;
 /** Failed tests named in a table cell; the log has them all. */
 const NAMES_PER_CELL = 3;
 
+/** A test that failed. */
+interface FailedTest {
+  /** Its file, relative to the root. */
+  file: string;
+  /** Its name within its `describe`. */
+  title: string;
+  /** Its name with those of the `describe`s around it. */
+  fullName: string;
+}
+
 /** What one vitest run in a scratch copy gave. */
 interface TestRun {
-  /** Tests that failed: `<file> > <full name>`. */
-  failedTests: string[];
+  failedTests: FailedTest[];
   /** Why the run failed without a failing test (a file that did not load, a timeout), if it did. */
   problem: string | undefined;
   /** Tests that passed. */
@@ -61,7 +70,7 @@ interface JsonReport {
     name: string;
     status: string;
     message?: string;
-    assertionResults: { fullName: string; status: string }[];
+    assertionResults: { title: string; fullName: string; status: string }[];
   }[];
 }
 
@@ -118,7 +127,7 @@ async function runTests(
     return { failedTests: [], problem: why, passedCount: 0, seconds };
   }
   const report = JSON.parse(readFileSync(reportPath, 'utf8')) as JsonReport;
-  const failedTests: string[] = [];
+  const failedTests: FailedTest[] = [];
   const fileProblems: string[] = [];
   let passedCount = 0;
   for (const file of report.testResults) {
@@ -127,7 +136,7 @@ async function runTests(
     for (const test of file.assertionResults) {
       if (test.status === 'passed') passedCount++;
       if (test.status === 'failed') {
-        failedTests.push(`${name} > ${test.fullName}`);
+        failedTests.push({ file: name, title: test.title, fullName: test.fullName });
         failedHere++;
       }
     }
@@ -150,10 +159,7 @@ function cell(text: string): string {
 /** The failed tests of a run, short: each test's own name after its file's, at most NAMES_PER_CELL of them. */
 function failedCell(run: TestRun): string {
   if (run.problem) return cell(run.problem);
-  const names = run.failedTests.map((t) => {
-    const [file, ...rest] = t.split(' > ');
-    return `${basename(file!, '.test.ts')}: ${rest.at(-1)}`;
-  });
+  const names = run.failedTests.map((t) => `${basename(t.file, '.test.ts')}: ${t.title}`);
   const shown = names.slice(0, NAMES_PER_CELL).join('; ');
   const more = names.length - NAMES_PER_CELL;
   return cell(more > 0 ? `${shown}; and ${more} more` : shown || '-');
@@ -227,7 +233,7 @@ async function main(): Promise<number> {
     rmSync(baseDir, { recursive: true, force: true });
     if (baseline.failedTests.length > 0 || baseline.problem) {
       say(`the baseline did not pass (${baseline.seconds.toFixed(0)} s), so no fault is run:`);
-      for (const t of baseline.failedTests) say(`  failed: ${t}`);
+      for (const t of baseline.failedTests) say(`  failed: ${t.file} > ${t.fullName}`);
       if (baseline.problem) say(`  ${baseline.problem}`);
       return 1;
     }
@@ -247,14 +253,14 @@ async function main(): Promise<number> {
       const verdict = run.failedTests.length > 0 ? 'caught' : run.problem ? 'ERROR' : 'SURVIVED';
       outcomes.push({ fault, run, verdict });
       say(`[${n + 1}/${faults.length}] ${fault.id}: ${verdict} (${run.seconds.toFixed(0)} s)`);
-      for (const t of run.failedTests) say(`    failed: ${t}`);
+      for (const t of run.failedTests) say(`    failed: ${t.file} > ${t.fullName}`);
       if (run.problem) say(`    ${run.problem}`);
     }
 
     const minutes = (performance.now() - started) / 60_000;
     process.stdout.write(
-      `\n${table(outcomes)}\n\nBaseline (no fault): ${baseline.passedCount} tests in ${allTests.length} files ` +
-        `passed in ${baseline.seconds.toFixed(0)} s. Total: ${minutes.toFixed(1)} min.\n`,
+      `\n${table(outcomes)}\n\nBaseline (no fault): ${baseline.passedCount} tests in ${allTests.length} ` +
+        `file${allTests.length === 1 ? '' : 's'} passed in ${baseline.seconds.toFixed(0)} s. Total: ${minutes.toFixed(1)} min.\n`,
     );
     const missed = outcomes.filter((o) => o.verdict !== 'caught').map((o) => o.fault.id);
     if (missed.length > 0) process.stdout.write(`Not caught: ${missed.join(', ')}.\n`);
