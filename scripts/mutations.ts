@@ -95,10 +95,20 @@ function stopCurrent(): void {
   }
 }
 
-/** Runs vitest on `files` in the scratch copy `dir`, its output into `logPath`. */
+/** Test files to run, and which of their tests (vitest's `-t`; all when undefined). */
+interface Selection {
+  files: readonly string[];
+  testNamePattern: string | undefined;
+}
+
+function describeSelection({ files, testNamePattern }: Selection): string {
+  return files.join(' ') + (testNamePattern === undefined ? '' : ` -t "${testNamePattern}"`);
+}
+
+/** Runs vitest on the selected tests in the scratch copy `dir`, its output into `logPath`. */
 async function runTests(
   dir: string,
-  files: readonly string[],
+  { files, testNamePattern }: Selection,
   env: NodeJS.ProcessEnv,
   logPath: string,
 ): Promise<TestRun> {
@@ -107,6 +117,7 @@ async function runTests(
   const log = createWriteStream(logPath);
   const vitest = join(dir, 'node_modules', 'vitest', 'vitest.mjs');
   const args = [vitest, 'run', '--reporter=default', '--reporter=json'];
+  if (testNamePattern !== undefined) args.push(`--testNamePattern=${testNamePattern}`);
   const child = spawn(process.execPath, [...args, `--outputFile.json=${reportPath}`, ...files], {
     cwd: dir,
     env,
@@ -147,6 +158,8 @@ async function runTests(
   let problem: string | undefined;
   if (code !== 0 && failedTests.length === 0) {
     problem = fileProblems.join('; ') || `vitest exited with ${code} and no test failed`;
+  } else if (passedCount === 0 && failedTests.length === 0) {
+    problem = 'no test ran';
   }
   return { failedTests, problem, passedCount, seconds };
 }
@@ -171,7 +184,8 @@ function table(outcomes: readonly Outcome[]): string {
     '| ----- | ---- | -------------- | ------ | ------------ | ---- |',
   ];
   for (const { fault, run, verdict } of outcomes) {
-    const tests = fault.tests.map((t) => basename(t)).join(', ');
+    const files = fault.tests.map((t) => basename(t)).join(', ');
+    const tests = fault.testNamePattern ? `${files} (-t "${fault.testNamePattern}")` : files;
     const caught = verdict === 'caught' ? 'yes' : verdict === 'SURVIVED' ? '**no**' : '**error**';
     rows.push(
       `| ${cell(`${fault.id}: ${fault.description}`)} | ${fault.file} | ${tests} | ${caught} | ` +
@@ -198,7 +212,13 @@ async function main(): Promise<number> {
   const faults = chosenFaults(process.argv.slice(2));
   // Every fault must apply before anything starts: a stale one fails the check at once.
   const sources = new Map(faults.map((fault) => [fault, faultySource(ROOT, fault)]));
-  const allTests = [...new Set(faults.flatMap((f) => f.tests))];
+  // The baseline runs what the faults run: one vitest run per test name pattern, on the files of its faults.
+  const baselineRuns = new Map<string | undefined, Set<string>>();
+  for (const { tests, testNamePattern } of faults) {
+    const files = baselineRuns.get(testNamePattern) ?? new Set<string>();
+    for (const file of tests) files.add(file);
+    baselineRuns.set(testNamePattern, files);
+  }
 
   // Scratch copies in work/copies, vitest's logs in work/logs (kept when something went wrong).
   const work = mkdtempSync(join(tmpdir(), 'lk-mutations-'));
@@ -226,17 +246,24 @@ async function main(): Promise<number> {
     delete env.PULSE_SINK;
     delete env.PULSE_SOURCE;
 
-    say(`baseline: ${allTests.join(' ')} on an unmutated copy`);
     const baseDir = join(copies, 'baseline');
     makeScratchCopy(ROOT, baseDir);
-    const baseline = await runTests(baseDir, allTests, env, join(logs, 'baseline.log'));
-    rmSync(baseDir, { recursive: true, force: true });
-    if (baseline.failedTests.length > 0 || baseline.problem) {
-      say(`the baseline did not pass (${baseline.seconds.toFixed(0)} s), so no fault is run:`);
-      for (const t of baseline.failedTests) say(`  failed: ${t.file} > ${t.fullName}`);
-      if (baseline.problem) say(`  ${baseline.problem}`);
-      return 1;
+    const baseline = { passedCount: 0, seconds: 0 };
+    for (const [n, [testNamePattern, files]] of [...baselineRuns.entries()].entries()) {
+      const selection = { files: [...files], testNamePattern };
+      say(`baseline: ${describeSelection(selection)} on an unmutated copy`);
+      const run = await runTests(baseDir, selection, env, join(logs, `baseline-${n + 1}.log`));
+      baseline.passedCount += run.passedCount;
+      baseline.seconds += run.seconds;
+      if (interrupted) return 1;
+      if (run.failedTests.length > 0 || run.problem) {
+        say(`the baseline did not pass (${run.seconds.toFixed(0)} s), so no fault is run:`);
+        for (const t of run.failedTests) say(`  failed: ${t.file} > ${t.fullName}`);
+        if (run.problem) say(`  ${run.problem}`);
+        return 1;
+      }
     }
+    rmSync(baseDir, { recursive: true, force: true });
     say(`baseline: ${baseline.passedCount} tests passed in ${baseline.seconds.toFixed(0)} s`);
 
     for (const [n, fault] of faults.entries()) {
@@ -244,10 +271,11 @@ async function main(): Promise<number> {
       const dir = join(copies, fault.id);
       makeScratchCopy(ROOT, dir);
       writeFileSync(join(dir, fault.file), sources.get(fault)!);
+      const selection = { files: fault.tests, testNamePattern: fault.testNamePattern };
       say(
-        `[${n + 1}/${faults.length}] ${fault.id}: ${fault.file}; running ${fault.tests.join(' ')}`,
+        `[${n + 1}/${faults.length}] ${fault.id}: ${fault.file}; running ${describeSelection(selection)}`,
       );
-      const run = await runTests(dir, fault.tests, env, join(logs, `${fault.id}.log`));
+      const run = await runTests(dir, selection, env, join(logs, `${fault.id}.log`));
       rmSync(dir, { recursive: true, force: true });
       if (interrupted) break;
       const verdict = run.failedTests.length > 0 ? 'caught' : run.problem ? 'ERROR' : 'SURVIVED';
@@ -259,8 +287,8 @@ async function main(): Promise<number> {
 
     const minutes = (performance.now() - started) / 60_000;
     process.stdout.write(
-      `\n${table(outcomes)}\n\nBaseline (no fault): ${baseline.passedCount} tests in ${allTests.length} ` +
-        `file${allTests.length === 1 ? '' : 's'} passed in ${baseline.seconds.toFixed(0)} s. Total: ${minutes.toFixed(1)} min.\n`,
+      `\n${table(outcomes)}\n\nBaseline (no fault): the ${baseline.passedCount} tests these faults run passed, ` +
+        `in ${baseline.seconds.toFixed(0)} s. Total: ${minutes.toFixed(1)} min.\n`,
     );
     const missed = outcomes.filter((o) => o.verdict !== 'caught').map((o) => o.fault.id);
     if (missed.length > 0) process.stdout.write(`Not caught: ${missed.join(', ')}.\n`);
