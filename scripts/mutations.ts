@@ -37,6 +37,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUN_TIMEOUT_MS = 10 * 60_000;
 /** Failed tests named in a table cell; the log has them all. */
 const NAMES_PER_CELL = 3;
+/** Characters of a failure's first line in a table cell. */
+const WHY_LENGTH = 90;
 
 /** A test that failed. */
 interface FailedTest {
@@ -46,6 +48,8 @@ interface FailedTest {
   title: string;
   /** Its name with those of the `describe`s around it. */
   fullName: string;
+  /** The first line of its failure (the assertion that failed, and the values). */
+  why: string;
 }
 
 /** What one vitest run in a scratch copy gave. */
@@ -71,7 +75,12 @@ interface JsonReport {
     name: string;
     status: string;
     message?: string;
-    assertionResults: { title: string; fullName: string; status: string }[];
+    assertionResults: {
+      title: string;
+      fullName: string;
+      status: string;
+      failureMessages: string[];
+    }[];
   }[];
 }
 
@@ -148,7 +157,8 @@ async function runTests(
     for (const test of file.assertionResults) {
       if (test.status === 'passed') passedCount++;
       if (test.status === 'failed') {
-        failedTests.push({ file: name, title: test.title, fullName: test.fullName });
+        const why = (test.failureMessages[0] ?? '').split('\n')[0]!;
+        failedTests.push({ file: name, title: test.title, fullName: test.fullName, why });
         failedHere++;
       }
     }
@@ -165,6 +175,10 @@ async function runTests(
   return { failedTests, problem, passedCount, seconds };
 }
 
+function shorten(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length - 3)}...`;
+}
+
 /** `text` as a regular expression that matches it literally. */
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -178,7 +192,9 @@ function cell(text: string): string {
 /** The failed tests of a run, short: each test's own name after its file's, at most NAMES_PER_CELL of them. */
 function failedCell(run: TestRun): string {
   if (run.problem) return cell(run.problem);
-  const names = run.failedTests.map((t) => `${basename(t.file, '.test.ts')}: ${t.title}`);
+  const names = run.failedTests.map(
+    (t) => `${basename(t.file, '.test.ts')}: ${t.title} (${shorten(t.why, WHY_LENGTH)})`,
+  );
   const shown = names.slice(0, NAMES_PER_CELL).join('; ');
   const more = names.length - NAMES_PER_CELL;
   return cell(more > 0 ? `${shown}; and ${more} more` : shown || '-');
@@ -304,7 +320,7 @@ async function main(): Promise<number> {
       const verdict = run.failedTests.length > 0 ? 'caught' : run.problem ? 'ERROR' : 'SURVIVED';
       outcomes.push({ fault, run, verdict });
       say(`[${n + 1}/${faults.length}] ${fault.id}: ${verdict} (${run.seconds.toFixed(0)} s)`);
-      for (const t of run.failedTests) say(`    failed: ${t.file} > ${t.fullName}`);
+      for (const t of run.failedTests) say(`    failed: ${t.file} > ${t.fullName}: ${t.why}`);
       if (run.problem) say(`    ${run.problem}`);
     }
 

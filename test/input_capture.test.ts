@@ -126,6 +126,15 @@ describe('InputCapture', () => {
     const steady = received.subarray(start + 1600, start + 14400);
     expect(Math.abs(rmsDbfs(steady) - sineRmsDbfs(-12))).toBeLessThan(1);
     expect(Math.abs(dominantFrequencyHz(steady, 16000) - 440)).toBeLessThan(2);
+    // Every sample kept: the tone (1 s at 48 kHz, whole cycles, so it starts and ends at a zero crossing) lasts 16000
+    // samples at 16 kHz, edges found to a fraction of a millisecond. A resampler that loses one sample per block
+    // falls tens of samples short (and shifts the frequency by less than the bound above).
+    let end = received.length - 1;
+    while (Math.abs(received[end]!) < 500) end--;
+    expect(capture.stats.deviceDroppedFrames).toBe(0);
+    expect(capture.stats.framesDropped).toBe(0);
+    console.log(`resampled capture: ${end + 1 - start - 16000} samples more than played`);
+    expect(Math.abs(end + 1 - start - 16000)).toBeLessThanOrEqual(8);
   });
 
   for (const channel of [0, 1]) {
