@@ -2,12 +2,14 @@
  * MediaDevices.openInput against the rig: audio played into a virtual microphone's feed arrives through
  * InputCapture -> AudioSource -> LocalAudioTrack -> AudioStream, in 10 ms frames, at the right level and frequency.
  */
+import { once } from 'node:events';
 import { dispose } from '@livekit/rtc-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DeviceCapabilityError,
   InvalidOptionError,
   MediaDevices,
+  MediaDevicesError,
   type InputCapture,
   type InputOverflow,
 } from '../src/index.js';
@@ -124,6 +126,15 @@ describe('InputCapture', () => {
     const steady = received.subarray(start + 1600, start + 14400);
     expect(Math.abs(rmsDbfs(steady) - sineRmsDbfs(-12))).toBeLessThan(1);
     expect(Math.abs(dominantFrequencyHz(steady, 16000) - 440)).toBeLessThan(2);
+    // Every sample kept: the tone (1 s at 48 kHz, whole cycles, so it starts and ends at a zero crossing) lasts 16000
+    // samples at 16 kHz, edges found to a fraction of a millisecond. A resampler that loses one sample per block
+    // falls tens of samples short (and shifts the frequency by less than the bound above).
+    let end = received.length - 1;
+    while (Math.abs(received[end]!) < 500) end--;
+    expect(capture.stats.deviceDroppedFrames).toBe(0);
+    expect(capture.stats.framesDropped).toBe(0);
+    console.log(`resampled capture: ${end + 1 - start - 16000} samples more than played`);
+    expect(Math.abs(end + 1 - start - 16000)).toBeLessThanOrEqual(8);
   });
 
   for (const channel of [0, 1]) {
@@ -187,6 +198,20 @@ describe('InputCapture', () => {
     expect(stats.framesDropped).toBeGreaterThanOrEqual(30);
     expect(stats.queueLength).toBeLessThanOrEqual(5);
     expect(stats.deviceDroppedFrames).toBe(0); // the device ring itself held the 400 ms
+  });
+
+  it('ends with an error and closes when its AudioSource refuses a frame', async () => {
+    const md = new MediaDevices();
+    const capture = md.openInput({ ...NO_PROCESSING, inputDevice: rig.micA });
+    const failed = once(capture, 'error', { signal: AbortSignal.timeout(5000) });
+    await sleep(100);
+    // Closed behind the capture's back: its next captureFrame rejects.
+    await capture.source.close();
+    const [error] = (await failed) as [Error];
+    expect(error).toBeInstanceOf(MediaDevicesError);
+    expect(error.message).toMatch(/refused a frame/);
+    expect(String(error.cause)).toMatch(/AudioSource is closed/);
+    expect(capture.closed).toBe(true);
   });
 
   it('rejects bad options with typed errors, and one processing capture at a time', async () => {
