@@ -22,15 +22,19 @@ import { sleep } from './support/device_io.js';
 import {
   pactl,
   playIntoSink,
+  recordFromSource,
   rigChildEnv,
   rigEnv,
   startEchoPath,
   startRecording,
 } from './support/rig.js';
+import { speech } from './support/aec_rig.js';
 import {
   dominantFrequencyHz,
   firstSampleAbove,
+  mixInt16,
   rmsDbfs,
+  scaleToRmsDbfs,
   sineInt16,
   sineRmsDbfs,
   toneLevelDbfs,
@@ -551,6 +555,99 @@ describe('lk-audio on the microphones', () => {
     const on = await level(files.on);
     expect(off).toBeGreaterThan(-20 - 9 - 3);
     expect(off - on).toBeGreaterThanOrEqual(20);
+  });
+
+  it('record --hpf, --ns and --agc: each does what it names to what the microphone heard', async () => {
+    // Three recordings, each of its own microphone and feed; each feed plays 10 s, long enough for a slow start
+    // on a loaded machine, and each recording's last second(s) are judged, against what was played (an unflagged
+    // recording is that, to the sample: see the record test above).
+    const seconds = 10;
+    const hum = mixInt16(
+      sineInt16(50, 48000, 48000 * seconds, -20),
+      sineInt16(1000, 48000, 48000 * seconds, -20),
+    );
+    const noise = whiteNoiseInt16(48000 * seconds, -45, 31);
+    const words = await speech(
+      dir,
+      'cli-agc',
+      'Gain control should bring this quiet talker up to a comfortable level within a few seconds.',
+      'en',
+    );
+    const quiet = new Int16Array(48000 * seconds);
+    for (let at = 0; at < quiet.length; at += words.length)
+      quiet.set(words.subarray(0, quiet.length - at), at);
+    const quietTalker = scaleToRmsDbfs(quiet, -40);
+    // The talker into both channels of the stereo microphone; --channel 0 takes one.
+    const stereoTalker = new Int16Array(quietTalker.length * 2);
+    for (let i = 0; i < quietTalker.length; i++)
+      stereoTalker[2 * i] = stereoTalker[2 * i + 1] = quietTalker[i]!;
+    const files = { hpf: join(dir, 'hpf.wav'), ns: join(dir, 'ns.wav'), agc: join(dir, 'agc.wav') };
+    // One at a time, each once its feed is heard on the microphone: three processes at once on a loaded 2-core
+    // machine each ran four times slower than real time and dropped most of their frames.
+    const recordWhilePlaying = async (
+      feed: string,
+      mic: string,
+      samples: Int16Array,
+      channels: number,
+      args: string[],
+    ) => {
+      const playing = playIntoSink(feed, samples, { channels });
+      for (let i = 0; i < 50; i++) {
+        if (rmsDbfs(await recordFromSource(mic, 100, { channels })) > -70) break;
+      }
+      const result = await lkAudio('record', ...args);
+      await playing;
+      expect(result.code, result.err).toBe(0);
+      expect(result.out, args.join(' ')).toMatch(/\(0 frames dropped, 0 samples lost\)/);
+    };
+    await recordWhilePlaying(rig.micAFeed, rig.micA, hum, 1, [
+      files.hpf,
+      '--device',
+      rig.micA,
+      '--seconds',
+      '3',
+      '--hpf',
+    ]);
+    await recordWhilePlaying(rig.micBFeed, rig.micB, noise, 1, [
+      files.ns,
+      '--device',
+      rig.micB,
+      '--seconds',
+      '3',
+      '--ns',
+    ]);
+    await recordWhilePlaying(rig.micStereoFeed, rig.micStereo, stereoTalker, 2, [
+      files.agc,
+      '--device',
+      rig.micStereo,
+      '--channel',
+      '0',
+      '--seconds',
+      '5',
+      '--agc',
+    ]);
+    const lastSeconds = async (file: string, s: number) => {
+      const wav = await readWav(file);
+      return wav.samples.subarray(wav.samples.length - 48000 * s);
+    };
+    const hpf = await lastSeconds(files.hpf, 1);
+    const humLevel = toneLevelDbfs(hpf, 48000, 50);
+    const toneLevel = toneLevelDbfs(hpf, 48000, 1000);
+    const ns = rmsDbfs(await lastSeconds(files.ns, 1));
+    const agc = rmsDbfs(await lastSeconds(files.agc, 2));
+    console.log(
+      `record --hpf: 50 Hz ${humLevel.toFixed(1)} dBFS, 1 kHz ${toneLevel.toFixed(1)} dBFS (played ` +
+        `${sineRmsDbfs(-20).toFixed(1)} each); --ns: white noise at -45 dBFS recorded at ${ns.toFixed(1)} dBFS; ` +
+        `--agc: a talker at -40 dBFS recorded at ${agc.toFixed(1)} dBFS`,
+    );
+    // The high-pass filter: the hum 20 dB down or more, the tone untouched.
+    expect(humLevel).toBeLessThanOrEqual(sineRmsDbfs(-20) - 20);
+    expect(Math.abs(toneLevel - sineRmsDbfs(-20))).toBeLessThan(1);
+    // Noise suppression: the noise 10 dB down or more.
+    expect(ns).toBeLessThanOrEqual(-45 - 10);
+    // Gain control: the quiet talker raised by 8 dB or more, and not past -16 dBFS.
+    expect(agc).toBeGreaterThanOrEqual(-40 + 8);
+    expect(agc).toBeLessThanOrEqual(-16);
   });
 
   it('meters: one line per 100 ms, reading a tone played into the microphone at its RMS and peak', async () => {

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AudioFrame, AudioSource, LocalAudioTrack, dispose } from '@livekit/rtc-node';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DeviceNotFoundError,
   InvalidOptionError,
@@ -16,6 +16,7 @@ import {
   type OutputPlayer,
   type OutputPlayerWarning,
 } from '../src/index.js';
+import { silentMs, starvationProbe, toneWindows, type ToneWindows } from './support/continuity.js';
 import { sleep } from './support/device_io.js';
 import { rigEnv, startRecording, type Recording } from './support/rig.js';
 import {
@@ -143,17 +144,15 @@ function audibleSpan(
   return { first, last };
 }
 
-/** Milliseconds of 1 ms blocks in [from, to) whose every sample stays below `threshold`: the gaps in a tone. */
-function silentMs(samples: Int16Array, threshold: number, from: number, to: number): number {
-  const block = ms(1);
-  let silent = 0;
-  for (let b = from; b + block <= to; b += block) {
-    let loud = false;
-    for (let i = b; i < b + block && !loud; i++) loud = Math.abs(samples[i]!) >= threshold;
-    if (!loud) silent++;
-  }
-  return silent;
-}
+/** The event loop's starvation since the running test began (see the beforeEach below). */
+let probe: ReturnType<typeof starvationProbe> | undefined;
+beforeEach(() => {
+  probe = starvationProbe();
+});
+afterEach(() => {
+  probe?.stop();
+  probe = undefined;
+});
 
 /** Samples in [from, to) that lie in runs of at least three exact zeros: silence played in the middle of a tone. */
 function zeroRunSamples(samples: Int16Array, from: number, to: number): number {
@@ -171,22 +170,34 @@ function zeroRunSamples(samples: Int16Array, from: number, to: number): number {
 }
 
 /**
- * Level (dBFS) of a tone in the 100 ms window where it is loudest. A gap (a late timer or an underrun when a loaded
- * machine starves the process) only ever lowers a window's level, so one clean window gives the true level. The
- * tones here have whole cycles in 100 ms: each window measures them exactly.
+ * Asserts that `samples` carry a steady `hz` tone of peak `peakDbfs` in every 20 ms window: each window without a
+ * gap within 0.5 dB of the tone's level (so a level error anywhere fails, not only on average), and the silence in
+ * the span (1 ms blocks below a quarter of the peak) bounded. The bound is what a loaded machine explains: the
+ * starvation of this thread's event loop since the test began (a 1 ms timer's gaps beyond 10 ms: the player mixes
+ * 20 ms ahead, one 10 ms block of slack), plus 20 ms for each device underflow of `player` (the host then runs its
+ * late callbacks back to back, faster than any refill), plus 5 ms (the edges of a span). On a quiet machine that is
+ * 5 ms, so a player that drops 10 ms now and then fails. The tones have whole cycles in 20 ms or are measured at
+ * their exact frequency, so a clean window reads the tone's level to a few hundredths of a dB.
  */
-function cleanToneLevelDbfs(samples: Int16Array, hz: number): number {
-  const size = ms(100);
-  let best = -Infinity;
-  for (let at = 0; at + size <= samples.length; at += size) {
-    best = Math.max(best, toneLevelDbfs(samples.subarray(at, at + size), RATE, hz));
-  }
-  return best;
-}
-
-/** Asserts that `samples` carry a `hz` tone of peak `peakDbfs`, to 0.5 dB. */
-function expectTone(samples: Int16Array, hz: number, peakDbfs: number): void {
-  expect(Math.abs(cleanToneLevelDbfs(samples, hz) - sineRmsDbfs(peakDbfs))).toBeLessThan(0.5);
+function expectTone(
+  samples: Int16Array,
+  hz: number,
+  peakDbfs: number,
+  player: OutputPlayer,
+): ToneWindows {
+  const found = toneWindows(samples, RATE, hz, sineRmsDbfs(peakDbfs), peakOf(peakDbfs) / 4);
+  const starved = probe!.read();
+  const allowedMs = starved.starvedMs + 20 * player.stats.deviceUnderflows + 5;
+  const what =
+    `${hz} Hz tone, ${found.windows} windows of 20 ms: ${found.gapped} with a gap, ${found.silentMs} ms silent ` +
+    `(allowed ${allowedMs.toFixed(0)}: starved ${starved.starvedMs.toFixed(0)} ms, ` +
+    `${player.stats.deviceUnderflows} device underflows); worst window ${found.worstDeviationDb.toFixed(2)} dB off`;
+  if (found.gapped > 0 || found.worstDeviationDb > 0.3) console.log(what);
+  expect(found.windows, what).toBeGreaterThan(0);
+  expect(found.gapped, what).toBeLessThan(found.windows);
+  expect(found.worstDeviationDb, what).toBeLessThan(0.5);
+  expect(found.silentMs, what).toBeLessThanOrEqual(allowedMs);
+  return found;
 }
 
 /** Waits for the next `durationMs` of a running recording; returns where it lies (frames) in what `stop()` returns. */
@@ -228,31 +239,6 @@ function next(
  * Starts the player, plays `frames` as a live stream to its end and a little after, then stops `recording` and closes
  * the player; returns what was recorded.
  */
-/**
- * Measures how long this thread's event loop was unavailable: a 1 ms interval timer's gaps beyond 10 ms, summed
- * (`starvedMs`), and the longest gap.
- */
-function starvationProbe(): { stop(): { starvedMs: number; maxGapMs: number } } {
-  let last = performance.now();
-  let starvedMs = 0;
-  let maxGapMs = 0;
-  const tick = (): void => {
-    const now = performance.now();
-    const gap = now - last;
-    last = now;
-    maxGapMs = Math.max(maxGapMs, gap);
-    starvedMs += Math.max(0, gap - 10);
-  };
-  const timer = setInterval(tick, 1);
-  return {
-    stop() {
-      tick();
-      clearInterval(timer);
-      return { starvedMs, maxGapMs };
-    },
-  };
-}
-
 async function playLiveToEnd(
   player: OutputPlayer,
   frames: AsyncIterable<AudioFrame>,
@@ -303,8 +289,8 @@ describe('OutputPlayer', () => {
       await Promise.all([low.close(), high.close()]);
     }
     const heard = a.subarray(span.from, span.to);
-    expectTone(heard, 440, -12);
-    expectTone(heard, 1000, -18);
+    expectTone(heard, 440, -12, player);
+    expectTone(heard, 1000, -18, player);
     expect(rmsDbfs(b)).toBeLessThan(-80);
   });
 
@@ -328,7 +314,7 @@ describe('OutputPlayer', () => {
       await capture.aclose();
       await tone.close();
     }
-    expectTone(heard.subarray(span.from, span.to), 1000, -12);
+    expectTone(heard.subarray(span.from, span.to), 1000, -12, player);
     const { renderedFrames, reverseFrames, processingErrors } = player.stats;
     // The device's samples are counted at its rate; the echo canceller got 10 ms frames of them at 48 kHz.
     expect(reverseFrames).toBeGreaterThan(50);
@@ -365,9 +351,9 @@ describe('OutputPlayer', () => {
       await player.aclose();
       await Promise.all([low.close(), high.close()]);
     }
-    expectTone(heard.subarray(before.from, before.to), 1000, -18);
+    expectTone(heard.subarray(before.from, before.to), 1000, -18, player);
     expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 1000)).toBeLessThan(-60);
-    expectTone(heard.subarray(after.from, after.to), 440, -12);
+    expectTone(heard.subarray(after.from, after.to), 440, -12, player);
   });
 
   it('a track that ends leaves the mix and fires trackEnded once, with that track; the other plays on', async () => {
@@ -400,7 +386,7 @@ describe('OutputPlayer', () => {
       await low.close();
     }
     expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 1000)).toBeLessThan(-60);
-    expectTone(heard.subarray(after.from, after.to), 440, -12);
+    expectTone(heard.subarray(after.from, after.to), 440, -12, player);
   });
 
   // 48 kHz in 10 ms frames is played as is; 44.1 and 16 kHz in frames of odd sizes are resampled by the player.
@@ -440,7 +426,7 @@ describe('OutputPlayer', () => {
       // (every ~20-30 ms) is 1-2 ms short over the 2 s.
       const played = span.last - span.first + 1 - zeroRunSamples(heard, span.first, span.last);
       const steady = heard.subarray(span.first + ms(100), span.last - ms(100));
-      expectTone(steady, hz, peak);
+      expectTone(steady, hz, peak, player);
       // Half a second pins a clean tone's frequency to well under 1 Hz, in a quarter of the time of the whole.
       const frequency = dominantFrequencyHz(steady.subarray(0, ms(500)), RATE, 100, 2400);
       expect(Math.abs(frequency - hz)).toBeLessThan(1);
@@ -473,7 +459,7 @@ describe('OutputPlayer', () => {
       heard = await recording.stop();
       await player.aclose();
     }
-    expectTone(heard.subarray(after.from, after.to), 1000, -18);
+    expectTone(heard.subarray(after.from, after.to), 1000, -18, player);
     expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 440)).toBeLessThan(-60);
   });
 
@@ -507,8 +493,8 @@ describe('OutputPlayer', () => {
     expect(span).toBeDefined();
     const steadyL = l.subarray(span.first + ms(100), span.last - ms(100));
     const steadyR = r.subarray(span.first + ms(100), span.last - ms(100));
-    expectTone(steadyL, 440, -12);
-    expectTone(steadyR, 1000, -18);
+    expectTone(steadyL, 440, -12, player);
+    expectTone(steadyR, 1000, -18, player);
     expect(toneLevelDbfs(steadyL, RATE, 1000)).toBeLessThan(-60);
     expect(toneLevelDbfs(steadyR, RATE, 440)).toBeLessThan(-60);
   });
@@ -641,10 +627,10 @@ describe('OutputPlayer', () => {
       }
       await sleep(300);
       const s1 = player.stats;
-      const probe = starvationProbe();
+      const calmProbe = starvationProbe();
       await sleep(2000);
       const s2 = player.stats;
-      starved = probe.stop();
+      starved = calmProbe.stop();
       stall = {
         underruns: s1.underruns - s0.underruns,
         underrunFrames: s1.underrunFrames - s0.underrunFrames,
@@ -661,7 +647,7 @@ describe('OutputPlayer', () => {
     }
     const threshold = peakOf(peak) / 4;
     const span = audibleSpan(heard, threshold)!;
-    const gapMs = silentMs(heard, threshold, span.first, span.last);
+    const gapMs = silentMs(heard, RATE, threshold, span.first, span.last);
     // The ring held the buffer (20 ms) when the loop stalled; the device played silence for the rest (less 40 ms
     // for the stall's edges, which fall between callbacks).
     expect(stall.underruns).toBeGreaterThan(0);
@@ -701,6 +687,166 @@ describe('OutputPlayer', () => {
       await sleep(50);
       expect(player.closed).toBe(true);
     }
+  });
+
+  it('removeStream takes a stream out of the mix: its tone is no longer heard, the other plays on', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const stays = pulled(toneFrames(1000, -18, 4));
+    let returned = false;
+    const leaves = (async function* () {
+      try {
+        yield* toneFrames(440, -12, 4);
+      } finally {
+        returned = true;
+      }
+    })();
+    const ended: unknown[] = [];
+    player.on('streamEnded', (stream) => ended.push(stream));
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let before: { from: number; to: number };
+    let after: { from: number; to: number };
+    try {
+      await player.start();
+      player.addStream(stays);
+      player.addStream(leaves);
+      await sleep(400);
+      before = await nextSpan(recording, 600);
+      expect(player.stats.sources).toBe(2);
+      await player.removeStream(leaves);
+      expect(player.stats.sources).toBe(1);
+      expect(returned).toBe(true); // its iterator was closed: a file or a generator can release what it holds
+      await player.removeStream(leaves); // no longer playing: ignored
+      // What was mixed before the call (the buffer, 20 ms, and the host's latency) plays out first.
+      await sleep(200);
+      after = await nextSpan(recording, 600);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    expectTone(heard.subarray(before.from, before.to), 440, -12, player);
+    expectTone(heard.subarray(before.from, before.to), 1000, -18, player);
+    expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 440)).toBeLessThan(-60);
+    expectTone(heard.subarray(after.from, after.to), 1000, -18, player);
+    // A removed stream did not end by itself: no streamEnded for it.
+    expect(ended).not.toContain(leaves);
+  });
+
+  // The player's own rate (MediaDevices outputSampleRate), not only a stream's: the mix runs at that rate and the
+  // device (at 48 kHz here, or at that rate) plays it.
+  for (const { rate, hz } of [
+    { rate: 16000, hz: 700 },
+    { rate: 44100, hz: 1000 },
+  ]) {
+    it(`plays at an output rate of ${rate} Hz: a ${hz} Hz stream at that rate heard whole, at its level and pitch`, async () => {
+      const md = new MediaDevices({ outputSampleRate: rate });
+      expect(md.outputSampleRate).toBe(rate);
+      const player = md.openOutput({ outputDevice: rig.speakerA });
+      const seconds = 2;
+      const peak = -12;
+      const recording = await startRecording(monitorA);
+      let heard: Int16Array;
+      try {
+        await player.start();
+        const ended = next(player, 'streamEnded');
+        player.addStream(pulled(toneFrames(hz, peak, seconds, rate)));
+        await ended;
+        await sleep(200);
+        expect(player.stats.droppedFrames).toBe(0);
+      } finally {
+        heard = await recording.stop();
+        await player.aclose();
+      }
+      const threshold = peakOf(peak) / 4;
+      const span = audibleSpan(heard, threshold)!;
+      expect(span).toBeDefined();
+      const played =
+        span.last - span.first + 1 - ms(silentMs(heard, RATE, threshold, span.first, span.last));
+      const steady = heard.subarray(span.first + ms(100), span.last - ms(100));
+      expectTone(steady, hz, peak, player);
+      const frequency = dominantFrequencyHz(steady.subarray(0, ms(500)), RATE, 100, 2400);
+      expect(Math.abs(frequency - hz)).toBeLessThan(1);
+      expect(Math.abs(played - RATE * seconds)).toBeLessThan(ms(10));
+    });
+  }
+
+  it('bufferMs: a player that mixes 200 ms ahead plays through a 120 ms event-loop stall without a gap', async () => {
+    const md = new MediaDevices();
+    const bufferMs = 200;
+    const player = md.openOutput({ outputDevice: rig.speakerA, bufferMs });
+    const peak = -12;
+    const stream = pulled(toneFrames(1000, peak, 3));
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let span: { from: number; to: number };
+    let starved: { starvedMs: number; maxGapMs: number };
+    let underflows: number;
+    try {
+      await player.start();
+      player.addStream(stream);
+      await sleep(500);
+      const u0 = player.stats.deviceUnderflows;
+      const stallProbe = starvationProbe();
+      const spanDone = nextSpan(recording, 1000);
+      await sleep(200);
+      const until = performance.now() + 120;
+      while (performance.now() < until) {
+        // A synchronous hog: the player cannot mix meanwhile. With the default 20 ms buffer this is ~100 ms of
+        // silence.
+      }
+      span = await spanDone;
+      starved = stallProbe.stop();
+      underflows = player.stats.deviceUnderflows - u0;
+      await player.removeStream(stream);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    const found = toneWindows(heard, RATE, 1000, sineRmsDbfs(peak), peakOf(peak) / 4, span);
+    // The ring holds bufferMs of mix when the loop stops, so no gap while every stall (the hog, or a loaded
+    // machine's preemption) is shorter than that less one 10 ms block. A longer one (seen only on a loaded
+    // machine) may cost up to all the starvation; each device underflow 20 ms, and 5 ms for the span's edges.
+    const allowedMs =
+      (starved.maxGapMs > bufferMs - 10 ? starved.starvedMs : 0) + 20 * underflows + 5;
+    console.log(
+      `bufferMs ${bufferMs}: ${found.silentMs} ms silent over the stall (allowed ${allowedMs.toFixed(0)}; ` +
+        `longest loop gap ${starved.maxGapMs.toFixed(0)} ms, ${underflows} device underflows)`,
+    );
+    expect(starved.maxGapMs).toBeGreaterThanOrEqual(120);
+    expect(found.silentMs).toBeLessThanOrEqual(allowedMs);
+    expect(found.worstDeviationDb).toBeLessThan(0.5);
+  });
+
+  it('await using: the player closes at the end of its scope, and its speaker falls silent', async () => {
+    const md = new MediaDevices();
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let outer: OutputPlayer;
+    let during: { from: number; to: number };
+    let after: { from: number; to: number };
+    try {
+      {
+        await using player = md.openOutput({ outputDevice: rig.speakerA });
+        outer = player;
+        await player.start();
+        player.addStream(pulled(toneFrames(1000, -12, 5)));
+        await sleep(300);
+        during = await nextSpan(recording, 300);
+      }
+      expect(outer.closed).toBe(true);
+      // A second player may open: one per MediaDevices, and the first is gone.
+      const again = md.openOutput({ outputDevice: rig.speakerB });
+      await again.aclose();
+      await sleep(200);
+      after = await nextSpan(recording, 500);
+    } finally {
+      heard = await recording.stop();
+    }
+    expect(toneLevelDbfs(heard.subarray(during.from, during.to), RATE, 1000)).toBeGreaterThan(
+      sineRmsDbfs(-12) - 1,
+    );
+    expect(rmsDbfs(heard.subarray(after.from, after.to))).toBeLessThan(-80);
   });
 
   it('rejects bad options with typed errors, and closes once', async () => {

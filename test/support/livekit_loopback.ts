@@ -12,6 +12,11 @@ export class SourceListener {
   private readonly chunks: Int16Array[] = [];
   private stopped = false;
 
+  /** Frames received so far. */
+  get frames(): number {
+    return this.chunks.length;
+  }
+
   constructor(source: AudioSource, sampleRate: number, numChannels: number) {
     const track = LocalAudioTrack.createAudioTrack('loopback', source);
     const stream = new AudioStream(track, { sampleRate, numChannels });
