@@ -119,18 +119,31 @@ function expectWholeTone(
  * samples left out there. Runs of zeros are left out first: they are the feed running late (the sound server plays
  * silence into the microphone, and the ramp resumes where it was), and the silence before and after the ramp.
  */
-function rampJumps(samples: Int16Array): { jumps: number[]; rampSamples: number } {
+function rampJumps(samples: Int16Array): {
+  jumps: number[];
+  rampSamples: number;
+  /** Samples in runs of zeros between the ramp's first and last sample (the feed running late). */
+  zerosWithin: number;
+} {
   const kept: number[] = [];
+  let zeros = 0;
+  let zerosWithin = 0;
   for (let i = 0; i < samples.length; i++) {
     const zeroRun = samples[i] === 0 && (samples[i - 1] === 0 || samples[i + 1] === 0);
-    if (!zeroRun) kept.push(samples[i]!);
+    if (zeroRun) {
+      zeros++;
+    } else {
+      if (kept.length > 0) zerosWithin += zeros;
+      zeros = 0;
+      kept.push(samples[i]!);
+    }
   }
   const jumps: number[] = [];
   for (let i = 1; i < kept.length; i++) {
     const step = (kept[i]! - kept[i - 1]! + 65536) % 65536;
     if (step !== 1) jumps.push(step - 1);
   }
-  return { jumps, rampSamples: kept.length };
+  return { jumps, rampSamples: kept.length, zerosWithin };
 }
 
 /**
@@ -346,15 +359,18 @@ describe('InputCapture', () => {
     }
     console.log(
       `frames-lost: stalled ${stalledMs.toFixed(0)} ms, lost ${losses.join(', ')} samples in the audio ` +
-        `(the microphone itself: ${inRig.jumps.length} jumps), counted ${stats.deviceDroppedFrames}; ` +
+        `(the microphone itself: ${inRig.jumps.length} jumps, ${inRig.zerosWithin} samples of silence), counted ${stats.deviceDroppedFrames}; ` +
         `${warnings.length} warnings`,
     );
     expect(captured.rampSamples).toBeGreaterThan(length / 2);
     expect(losses).toHaveLength(1);
     // What the ring could not hold (1.6 s - 1 s, less what the host buffers), counted as the audio shows it: the
-    // frame being assembled when the gap came is dropped too (up to one 10 ms frame more).
-    expect(losses[0]!).toBeGreaterThanOrEqual(48000 * 0.4);
-    expect(losses[0]!).toBeGreaterThanOrEqual(stats.deviceDroppedFrames);
+    // frame being assembled when the gap came is dropped too (up to one 10 ms frame more). Silence the feed let
+    // into the microphone (a loaded server, seen as runs of zeros in the rig's recording) counts as lost when it
+    // falls in the gap but is no ramp sample: up to that much less shows in the ramp (equal on a quiet machine;
+    // 28392 shown of 31200 counted at load average 9).
+    expect(stats.deviceDroppedFrames).toBeGreaterThanOrEqual(48000 * 0.4);
+    expect(losses[0]!).toBeGreaterThanOrEqual(stats.deviceDroppedFrames - inRig.zerosWithin);
     expect(losses[0]!).toBeLessThanOrEqual(stats.deviceDroppedFrames + 480);
     expect(warnings.map((w) => w.code)).toContain('frames-lost');
     expect(warnings.filter((w) => w.code === 'frames-lost')[0]!.message).toMatch(

@@ -832,9 +832,10 @@ describe('OutputPlayer', () => {
     } finally {
       heard = await recording.stop();
     }
-    expect(toneLevelDbfs(heard.subarray(during.from, during.to), RATE, 1000)).toBeGreaterThan(
-      sineRmsDbfs(-12) - 1,
-    );
+    // It played (a clean 20 ms window at the tone's level: a loaded machine may put gaps in the rest)...
+    const played = toneWindows(heard, RATE, 1000, sineRmsDbfs(-12), peakOf(-12) / 4, during);
+    expect(Math.max(...played.levelsDbfs)).toBeGreaterThan(sineRmsDbfs(-12) - 0.5);
+    // ...and is silent once the scope has ended.
     expect(rmsDbfs(heard.subarray(after.from, after.to))).toBeLessThan(-80);
   });
 
