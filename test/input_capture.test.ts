@@ -3,6 +3,7 @@
  * InputCapture -> AudioSource -> LocalAudioTrack -> AudioStream, in 10 ms frames, at the right level and frequency.
  */
 import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { dispose } from '@livekit/rtc-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -58,8 +59,11 @@ async function captureWhilePlaying(
     await firstFrames(capture);
     await playIntoSink(feed, samples, { rate: 48000, channels });
     await sleep(200);
-    // What the capture handed out reaches the listener through rtc-node, later on a loaded machine: wait for it.
-    while (listener.frames < capture.stats.framesCaptured) await sleep(20);
+    // What the capture handed out reaches the listener through rtc-node, later on a loaded machine: wait for it
+    // (a while: an AudioStream that lost frames never catches up, and the checks below then say what is missing).
+    const deadline = performance.now() + 10_000;
+    while (listener.frames < capture.stats.framesCaptured && performance.now() < deadline)
+      await sleep(20);
   } finally {
     rigView = await rigRecording.stop();
     await capture.aclose();
@@ -69,10 +73,12 @@ async function captureWhilePlaying(
 
 /**
  * Asserts that a tone of `seconds`, peak `peakDbfs`, came through whole: from its first to its last audible sample
- * as long as played (to 10 ms), less gaps; each 20 ms window of its steady part within `toleranceDb` of its level;
- * and no more silence in it than the microphone itself had (the rig's own recording of the device, which shows
- * what a loaded sound server or a late feed left out), plus 5 ms for the edges. A capture that drops or repeats
- * frames, or zeroes some, fails here even when its average level is right.
+ * as long as played (to 10 ms), less gaps and less the frames the capture dropped and said so (`droppedFrames`: a
+ * loaded machine that starves the event loop past the queue's 500 ms makes it drop its oldest frames, counted and
+ * announced; a silent loss is still caught); each 20 ms window of its steady part within `toleranceDb` of its
+ * level; and no more silence in it than the microphone itself had (the rig's own recording of the device, which
+ * shows what a loaded sound server or a late feed left out), plus 5 ms for the edges. A capture that drops or
+ * repeats frames unannounced, or zeroes some, fails here even when its average level is right.
  */
 function expectWholeTone(
   received: Int16Array,
@@ -82,6 +88,7 @@ function expectWholeTone(
   seconds: number,
   rigView: Int16Array,
   toleranceDb = 0.5,
+  droppedFrames = 0,
 ): void {
   const threshold = (32768 * 10 ** (peakDbfs / 20)) / 4;
   const first = firstSampleAbove(received, threshold);
@@ -100,8 +107,10 @@ function expectWholeTone(
     `${hz} Hz at ${rate} Hz: heard ${heardMs.toFixed(1)} ms of ${seconds * 1000}, ${gapsMs} ms silent ` +
     `(the microphone itself: ${rigGapsMs} ms); ${found.windows} windows, worst ` +
     `${found.worstDeviationDb.toFixed(2)} dB off`;
-  if (gapsMs > 0 || rigGapsMs > 0) console.log(what);
-  expect(Math.abs(heardMs - seconds * 1000), what).toBeLessThan(10);
+  if (gapsMs > 0 || rigGapsMs > 0 || droppedFrames > 0)
+    console.log(`${what}; ${droppedFrames} frames dropped`);
+  expect(heardMs - seconds * 1000, what).toBeLessThan(10);
+  expect(heardMs - seconds * 1000, what).toBeGreaterThan(-10 - 10 * droppedFrames);
   expect(gapsMs, what).toBeLessThanOrEqual(rigGapsMs + 5);
   expect(found.gapped, what).toBeLessThan(found.windows);
   expect(found.worstDeviationDb, what).toBeLessThan(toleranceDb);
@@ -112,18 +121,31 @@ function expectWholeTone(
  * samples left out there. Runs of zeros are left out first: they are the feed running late (the sound server plays
  * silence into the microphone, and the ramp resumes where it was), and the silence before and after the ramp.
  */
-function rampJumps(samples: Int16Array): { jumps: number[]; rampSamples: number } {
+function rampJumps(samples: Int16Array): {
+  jumps: number[];
+  rampSamples: number;
+  /** Samples in runs of zeros between the ramp's first and last sample (the feed running late). */
+  zerosWithin: number;
+} {
   const kept: number[] = [];
+  let zeros = 0;
+  let zerosWithin = 0;
   for (let i = 0; i < samples.length; i++) {
     const zeroRun = samples[i] === 0 && (samples[i - 1] === 0 || samples[i + 1] === 0);
-    if (!zeroRun) kept.push(samples[i]!);
+    if (zeroRun) {
+      zeros++;
+    } else {
+      if (kept.length > 0) zerosWithin += zeros;
+      zeros = 0;
+      kept.push(samples[i]!);
+    }
   }
   const jumps: number[] = [];
   for (let i = 1; i < kept.length; i++) {
     const step = (kept[i]! - kept[i - 1]! + 65536) % 65536;
     if (step !== 1) jumps.push(step - 1);
   }
-  return { jumps, rampSamples: kept.length };
+  return { jumps, rampSamples: kept.length, zerosWithin };
 }
 
 /**
@@ -161,13 +183,22 @@ describe('InputCapture', () => {
       expect([...frameSizes]).toEqual([rate / 100]);
       const start = firstSampleAbove(received, 1000);
       expect(start).toBeGreaterThanOrEqual(0);
-      const steady = received.subarray(start + rate / 10, start + (rate * 9) / 10);
+      // The tone as heard (frames the capture dropped under load, and said so, make it shorter: see below).
+      const steady = received.subarray(start + rate / 10, endAbove(received, 1000) - rate / 10);
       expect(Math.abs(rmsDbfs(steady) - sineRmsDbfs(peak))).toBeLessThan(1);
       expect(Math.abs(dominantFrequencyHz(steady, rate) - 1000)).toBeLessThan(2);
       // Resampled rates: the resampler's passband ripple is a fraction of a dB.
-      expectWholeTone(received, rate, 1000, peak, 1, rigView, rate === 48000 ? 0.5 : 1);
+      expectWholeTone(
+        received,
+        rate,
+        1000,
+        peak,
+        1,
+        rigView,
+        rate === 48000 ? 0.5 : 1,
+        capture.stats.framesDropped,
+      );
       expect(capture.stats.framesCaptured).toBeGreaterThan(100);
-      expect(capture.stats.framesDropped).toBe(0);
     });
   }
 
@@ -202,9 +233,9 @@ describe('InputCapture', () => {
       sineInt16(440, 48000, 48000, -12),
     );
     expect([...frameSizes]).toEqual([160]);
-    expectWholeTone(received, 16000, 440, -12, 1, rigView, 1);
+    expectWholeTone(received, 16000, 440, -12, 1, rigView, 1, capture.stats.framesDropped);
     const start = firstSampleAbove(received, 500);
-    const steady = received.subarray(start + 1600, start + 14400);
+    const steady = received.subarray(start + 1600, endAbove(received, 500) - 1600);
     expect(Math.abs(rmsDbfs(steady) - sineRmsDbfs(-12))).toBeLessThan(1);
     expect(Math.abs(dominantFrequencyHz(steady, 16000) - 440)).toBeLessThan(2);
     // Every sample kept: the tone (1 s at 48 kHz, whole cycles, so it starts and ends at a zero crossing) lasts 16000
@@ -261,8 +292,9 @@ describe('InputCapture', () => {
     const r = channelOf(received, 2, 1);
     // Each channel carries its own tone, whole and at its level (not louder, not quieter), and nothing of the
     // other's: a capture that swaps, sums or duplicates the channels fails.
-    expectWholeTone(l, 48000, 440, -10, 1, channelOf(rigView, 2, 0));
-    expectWholeTone(r, 48000, 1000, -10, 1, channelOf(rigView, 2, 1));
+    const dropped = capture.stats.framesDropped;
+    expectWholeTone(l, 48000, 440, -10, 1, channelOf(rigView, 2, 0), 0.5, dropped);
+    expectWholeTone(r, 48000, 1000, -10, 1, channelOf(rigView, 2, 1), 0.5, dropped);
     const start = firstSampleAbove(l, 500);
     const steadyL = l.subarray(start + 4800, start + 43200);
     const steadyR = r.subarray(start + 4800, start + 43200);
@@ -307,8 +339,9 @@ describe('InputCapture', () => {
 
   it('says frames-lost when the event loop stalls past the device ring, and the audio shows that gap and no other', async () => {
     const md = new MediaDevices();
-    // A queue of 3 s: the backlog after the stall is published, not dropped, so the only loss is the ring's.
-    const capture = md.openInput({ ...NO_PROCESSING, inputDevice: rig.micA, queueCapacity: 300 });
+    // A queue of 10 s: the backlog after the stall is published, not dropped, so the only loss is the ring's
+    // (with 3 s, a run at load average 12 still dropped from the queue).
+    const capture = md.openInput({ ...NO_PROCESSING, inputDevice: rig.micA, queueCapacity: 1000 });
     const warnings: InputCaptureWarning[] = [];
     capture.on('warning', (w) => warnings.push(w));
     // A ramp through every int16 value (a period of 65536 samples, 1.37 s): each sample says where in the ramp it
@@ -351,15 +384,18 @@ describe('InputCapture', () => {
     }
     console.log(
       `frames-lost: stalled ${stalledMs.toFixed(0)} ms, lost ${losses.join(', ')} samples in the audio ` +
-        `(the microphone itself: ${inRig.jumps.length} jumps), counted ${stats.deviceDroppedFrames}; ` +
+        `(the microphone itself: ${inRig.jumps.length} jumps, ${inRig.zerosWithin} samples of silence), counted ${stats.deviceDroppedFrames}; ` +
         `${warnings.length} warnings`,
     );
     expect(captured.rampSamples).toBeGreaterThan(length / 2);
     expect(losses).toHaveLength(1);
     // What the ring could not hold (1.6 s - 1 s, less what the host buffers), counted as the audio shows it: the
-    // frame being assembled when the gap came is dropped too (up to one 10 ms frame more).
-    expect(losses[0]!).toBeGreaterThanOrEqual(48000 * 0.4);
-    expect(losses[0]!).toBeGreaterThanOrEqual(stats.deviceDroppedFrames);
+    // frame being assembled when the gap came is dropped too (up to one 10 ms frame more). Silence the feed let
+    // into the microphone (a loaded server, seen as runs of zeros in the rig's recording) counts as lost when it
+    // falls in the gap but is no ramp sample: up to that much less shows in the ramp (equal on a quiet machine;
+    // 28392 shown of 31200 counted at load average 9).
+    expect(stats.deviceDroppedFrames).toBeGreaterThanOrEqual(48000 * 0.4);
+    expect(losses[0]!).toBeGreaterThanOrEqual(stats.deviceDroppedFrames - inRig.zerosWithin);
     expect(losses[0]!).toBeLessThanOrEqual(stats.deviceDroppedFrames + 480);
     expect(warnings.map((w) => w.code)).toContain('frames-lost');
     expect(warnings.filter((w) => w.code === 'frames-lost')[0]!.message).toMatch(
