@@ -609,7 +609,10 @@ describe('OutputPlayer', () => {
     expect(player.stats.droppedFrames).toBe(0);
     expect(player.stats.correctedFrames).toBeGreaterThanOrEqual(ms(20));
     expect(after! - before!).toBeGreaterThanOrEqual(25);
-    expect(Math.abs(later! - before!)).toBeLessThanOrEqual(10);
+    // Back to the least latency, not 30 ms behind as without the correction. Each click's latency is measured with
+    // up to a device block (10 ms) of jitter: where its frame fell against the callback, and the timer's lateness.
+    // (A bound of 10 ms failed once at 10.4 ms on a quiet machine with the correction done: 30 ms corrected.)
+    expect(Math.abs(later! - before!)).toBeLessThanOrEqual(20);
   });
 
   it('counts the underruns of an event-loop stall, and none without one', async () => {
