@@ -41,18 +41,13 @@ import {
   toneLevelDbfs,
   whiteNoiseInt16,
 } from './support/signal.js';
+import { NO_PROCESSING } from './support/processing_options.js';
 
 const rig = rigEnv();
 const RATE = 48000;
 const BLOCK = RATE / 50; // 20 ms
 const sec = (s: number): number => Math.round(s * RATE);
 const MARKER = chirpInt16(RATE, 150, 300, 3000, -12);
-const NO_PROCESSING = {
-  enableAec: false,
-  noiseSuppression: false,
-  highPassFilter: false,
-  autoGainControl: false,
-} as const;
 
 let dir: string;
 /** espeak-ng speech, 48 kHz mono, some 6-7 s; scaled per test. */

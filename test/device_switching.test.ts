@@ -24,15 +24,10 @@ import { SourceListener } from './support/livekit_loopback.js';
 import { pactl, playIntoSink, rigEnv, startRecording, type Recording } from './support/rig.js';
 import { sineInt16, toneLevelDbfs } from './support/signal.js';
 import { ToneTrack } from './support/tone_track.js';
+import { NO_PROCESSING } from './support/processing_options.js';
 
 const rig = rigEnv();
 const RATE = 48000;
-const NO_PROCESSING = {
-  enableAec: false,
-  noiseSuppression: false,
-  highPassFilter: false,
-  autoGainControl: false,
-} as const;
 const TONE_A_HZ = 500;
 const TONE_B_HZ = 2000;
 /** Peak level of the tones (dBFS); a frame carries a tone when that tone reaches TONE_PRESENT_DBFS in it. */

@@ -29,14 +29,9 @@ import {
   sineRmsDbfs,
   toneLevelDbfs,
 } from './support/signal.js';
+import { NO_PROCESSING } from './support/processing_options.js';
 
 const rig = rigEnv();
-const NO_PROCESSING = {
-  enableAec: false,
-  noiseSuppression: false,
-  highPassFilter: false,
-  autoGainControl: false,
-} as const;
 
 afterAll(async () => {
   await dispose();
