@@ -32,7 +32,7 @@ import {
   speech,
 } from './support/aec_rig.js';
 import { sleep } from './support/device_io.js';
-import { playIntoSink, rigEnv, startRecording } from './support/rig.js';
+import { playIntoSink, rigEnv, rigRoom, startRecording } from './support/rig.js';
 import {
   mixInt16,
   rmsDbfs,
@@ -335,10 +335,7 @@ describe('processing through a live capture', { timeout: 180_000 }, () => {
     // reverberant tail (LADSPA modules of the sound server). Near end in the room: a steady 50 Hz hum and white
     // noise throughout; the far end talks from about 1 s to 8 s; a quiet near-end talker from 10 s; then hum
     // and noise alone.
-    if (!process.env.LK_RIG_ROOM_MIC) throw new Error('the rig has no room (swh-plugins missing)');
-    const roomMic = process.env.LK_RIG_ROOM_MIC;
-    const roomFeed = process.env.LK_RIG_ROOM_MIC_FEED!;
-    const roomSpeaker = process.env.LK_RIG_ROOM_SPEAKER!;
+    const { mic: roomMic, feed: roomFeed, speaker: roomSpeaker } = rigRoom();
     const talkAt = 10;
     const near = scaleToRmsDbfs(talker, -35);
     const end = talkAt + near.length / RATE + 2.5;

@@ -25,13 +25,13 @@ import {
   recordFromSource,
   rigChildEnv,
   rigEnv,
-  startEchoPath,
+  rigRoom,
   startRecording,
 } from './support/rig.js';
 import { speech } from './support/aec_rig.js';
+import { heardTone, longestGapless } from './support/continuity.js';
 import {
   dominantFrequencyHz,
-  firstSampleAbove,
   mixInt16,
   rmsDbfs,
   scaleToRmsDbfs,
@@ -58,6 +58,7 @@ const COMMANDS = [
 ];
 
 const rig = rigEnv();
+const room = rigRoom();
 let dir: string;
 
 /** Newest modification time (ms) of the files under `path`. */
@@ -124,6 +125,33 @@ function lkAudioOnTerminal(...args: string[]): string {
 /** Resolves once `path` holds at least `bytes` bytes. */
 async function fileGrows(path: string, bytes: number): Promise<void> {
   while (!existsSync(path) || statSync(path).size < bytes) await sleep(20);
+}
+
+/**
+ * Asserts that `heard` holds one `hz` tone of peak `peakDbfs`, `lengthMs` long: sounding for that long to 10 ms, at
+ * its level (0.5 dB) in every 20 ms window without a gap, at its pitch (1 Hz). The CLI plays pulled audio, which is
+ * never dropped: a stall of the child delays the rest and the tone still sounds for its whole length. Gaps are
+ * printed, not bounded, here: the child's event loop cannot be watched from this process, and the player's
+ * continuity is judged against the starvation that explains it in output_player.test.ts.
+ */
+function expectToneHeard(heard: Int16Array, hz: number, peakDbfs: number, lengthMs: number): void {
+  const tone = heardTone(heard, 48000, hz, peakDbfs);
+  expect(tone, `no ${hz} Hz tone heard`).toBeDefined();
+  const { first, last, soundingMs, windows } = tone!;
+  const what =
+    `${hz} Hz tone: sounded ${soundingMs} ms of ${lengthMs} over ${((last - first) / 48).toFixed(1)} ms; ` +
+    `${windows.windows} windows of 20 ms, ${windows.gapped} with a gap (${windows.silentMs} ms silent), ` +
+    `worst level ${windows.worstDeviationDb.toFixed(2)} dB off`;
+  if (windows.gapped > 0) console.log(what);
+  expect(Math.abs(soundingMs - lengthMs), what).toBeLessThanOrEqual(10);
+  expect(windows.levelsDbfs.length, what).toBeGreaterThan(windows.windows / 2);
+  expect(windows.worstDeviationDb, what).toBeLessThan(0.5);
+  // The pitch where no gap shifted the tone's phase.
+  const threshold = (32768 * 10 ** (peakDbfs / 20)) / 4;
+  const steady = longestGapless(heard, 48000, threshold, first, last + 1);
+  expect(steady.to - steady.from, what).toBeGreaterThanOrEqual(48000 / 5);
+  const pitch = dominantFrequencyHz(heard.subarray(steady.from, steady.to), 48000, 100, 2400);
+  expect(Math.abs(pitch - hz), what).toBeLessThan(1);
 }
 
 describe('lk-audio help and versions', () => {
@@ -352,11 +380,7 @@ describe('lk-audio on the speakers', () => {
     expect(result.out).toMatch(
       /^played 440 Hz at -20 dBFS for 1 s on .*\[lk_speaker_b\] \(\d+ underruns\)/,
     );
-    const first = firstSampleAbove(heard, (32768 * 10 ** (-20 / 20)) / 4);
-    expect(first).toBeGreaterThanOrEqual(0);
-    const steady = heard.subarray(first + 4800, first + 48000 - 4800);
-    expect(Math.abs(toneLevelDbfs(steady, 48000, 440) - sineRmsDbfs(-20))).toBeLessThan(0.5);
-    expect(Math.abs(dominantFrequencyHz(steady, 48000, 100, 2400) - 440)).toBeLessThan(1);
+    expectToneHeard(heard, 440, -20, 1000);
   });
 
   it('play: a 44.1 kHz stereo WAV is heard whole, at its level, with no progress drawn off a terminal', async () => {
@@ -378,16 +402,7 @@ describe('lk-audio on the speakers', () => {
     expect(result.code, result.err).toBe(0);
     expect(result.out).toMatch(/^played 1\.50 s on .*\[lk_speaker_a\] \(\d+ underruns\)\n$/);
     expect(result.err).toBe('');
-    const threshold = (32768 * 10 ** (-12 / 20)) / 4;
-    const first = firstSampleAbove(heard, threshold);
-    let last = heard.length - 1;
-    while (last > first && Math.abs(heard[last]!) < threshold) last--;
-    expect(first).toBeGreaterThanOrEqual(0);
-    // 1.5 s of tone, heard as long (to 10 ms), at 700 Hz and its level.
-    expect(Math.abs((last - first) / 48000 - 1.5)).toBeLessThan(0.01);
-    const steady = heard.subarray(first + 4800, last - 4800);
-    expect(Math.abs(toneLevelDbfs(steady, 48000, 700) - sineRmsDbfs(-12))).toBeLessThan(0.5);
-    expect(Math.abs(dominantFrequencyHz(steady, 48000, 100, 2400) - 700)).toBeLessThan(1);
+    expectToneHeard(heard, 700, -12, 1500);
   });
 
   it('play on a terminal: one progress line on stderr, redrawn in place, within 80 columns', () => {
@@ -510,42 +525,32 @@ describe('lk-audio on the microphones', () => {
   });
 
   it('record --aec --far: the far end played on the speaker is cancelled from the recording', async () => {
-    // A room from the rig: speaker A's monitor -> 80 ms, -9 dB -> microphone A's feed.
+    // The rig's virtual room: its speaker echoes into its microphone 50 ms later, -9 dB, reverberant.
     const far = join(dir, 'far.wav');
     await writeWav(far, {
       sampleRate: 16000,
       channels: 1,
       samples: whiteNoiseInt16(16000 * 5, -20),
     });
-    const path = await startEchoPath({
-      from: `${rig.speakerA}.monitor`,
-      to: rig.micAFeed,
-      delayMs: 80,
-      gainDb: -9,
-    });
     const files = { off: join(dir, 'echo-off.wav'), on: join(dir, 'echo-on.wav') };
     const results: Run[] = [];
-    try {
-      for (const [mode, file] of Object.entries(files)) {
-        const aec = mode === 'on' ? ['--aec'] : [];
-        results.push(
-          await lkAudio(
-            'record',
-            file,
-            '--device',
-            rig.micA,
-            '--far',
-            far,
-            '--output',
-            rig.speakerA,
-            '--seconds',
-            '4',
-            ...aec,
-          ),
-        );
-      }
-    } finally {
-      await path.stop();
+    for (const [mode, file] of Object.entries(files)) {
+      const aec = mode === 'on' ? ['--aec'] : [];
+      results.push(
+        await lkAudio(
+          'record',
+          file,
+          '--device',
+          room.mic,
+          '--far',
+          far,
+          '--output',
+          room.speaker,
+          '--seconds',
+          '4',
+          ...aec,
+        ),
+      );
     }
     for (const r of results) expect(r.code, r.err).toBe(0);
     // From 2 s in (the canceller has converged) to the end of the far end.
@@ -750,28 +755,20 @@ describe('lk-audio on the microphones', () => {
 
 describe('lk-audio echo cancellation', () => {
   it('echo-test: reports the echo return of the room and an ERLE of at least 20 dB, after a notice', async () => {
-    // A room from the rig: speaker A's monitor -> 80 ms, -9 dB -> microphone A's feed.
-    const path = await startEchoPath({
-      from: `${rig.speakerA}.monitor`,
-      to: rig.micAFeed,
-      delayMs: 80,
-      gainDb: -9,
-    });
-    let result: Run;
-    try {
-      result = await lkAudio(
-        'echo-test',
-        '--input',
-        rig.micA,
-        '--output',
-        rig.speakerA,
-        '--seconds',
-        '5',
-        '--json',
-      );
-    } finally {
-      await path.stop();
-    }
+    // The rig's virtual room: its speaker echoes into its microphone 50 ms later, -9 dB, reverberant.
+    const out = mkdtempSync(join(dir, 'echo-room-'));
+    const result = await lkAudio(
+      'echo-test',
+      '--input',
+      room.mic,
+      '--output',
+      room.speaker,
+      '--seconds',
+      '5',
+      '--json',
+      '--out-dir',
+      out,
+    );
     expect(result.code, result.err).toBe(0);
     expect(result.err).toMatch(/^echo-test: playing 5 s of noise bursts .* twice/);
     const report = JSON.parse(result.out) as {
@@ -779,10 +776,29 @@ describe('lk-audio echo cancellation', () => {
       echoReturnDb: number;
       erleDb: number;
     };
-    console.log(`echo-test: ${result.out.trim()}`);
+    // Judged from the audio it kept, not from its figures: levels from 2 s in (the canceller has converged) to
+    // the end of the shortest recording.
+    const [farHeard, off, on] = await Promise.all(
+      ['far.wav', 'mic-aec-off.wav', 'mic-aec-on.wav'].map(
+        async (f) => (await readWav(join(out, f))).samples,
+      ),
+    );
+    const to = Math.min(farHeard!.length, off!.length, on!.length) - 48000 / 4;
+    const echoReturnDb = rmsDbfs(off!, 48000 * 2, to) - rmsDbfs(farHeard!, 48000 * 2, to);
+    const erleDb = rmsDbfs(off!, 48000 * 2, to) - rmsDbfs(on!, 48000 * 2, to);
+    console.log(
+      `echo-test: ${result.out.trim()}; from its recordings: echo return ${echoReturnDb.toFixed(2)} dB, ` +
+        `ERLE ${erleDb.toFixed(2)} dB`,
+    );
+    // The room's direct echo is at -9 dB and its reverberant tail adds to it (-4.7 dB on speech).
+    expect(echoReturnDb).toBeGreaterThanOrEqual(-7);
+    expect(echoReturnDb).toBeLessThanOrEqual(-3);
+    expect(erleDb).toBeGreaterThanOrEqual(20);
+    // What it printed is what it recorded: to its rounding and the recordings' edges, and for the echo return
+    // its far end's nominal level against the level the noise had over this span (0.2 dB apart, measured).
     expect(report.echoHeard).toBe(true);
-    expect(Math.abs(report.echoReturnDb - -9)).toBeLessThan(1);
-    expect(report.erleDb).toBeGreaterThanOrEqual(20);
+    expect(Math.abs(report.echoReturnDb - echoReturnDb)).toBeLessThan(0.6);
+    expect(Math.abs(report.erleDb - erleDb)).toBeLessThan(1);
     expect(Math.round(report.erleDb * 10) / 10).toBe(report.erleDb);
   });
 

@@ -21,14 +21,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaDevices, type CapturedFrameTiming, type InputCapture } from '../src/index.js';
 import { framesOf, speech } from './support/aec_rig.js';
 import { sleep } from './support/device_io.js';
-import { rigEnv, startEchoPath, type EchoPath } from './support/rig.js';
+import { rigEnv, rigRoom, startEchoPath, type EchoPath } from './support/rig.js';
 import { rmsDbfs, scaleToRmsDbfs } from './support/signal.js';
 
 const rig = rigEnv();
+const room = rigRoom();
 const RATE = 48000;
-const ROOM_SPEAKER = process.env.LK_RIG_ROOM_SPEAKER;
-const ROOM_MIC = process.env.LK_RIG_ROOM_MIC;
-const ROOM_MIC_FEED = process.env.LK_RIG_ROOM_MIC_FEED;
 /** Seconds into the far end at which the player moves to speaker B. */
 const SWITCH_AT_S = 5;
 /** Frames at or above this raw level carry echo. */
@@ -39,11 +37,6 @@ let far: Int16Array;
 let echoPath: EchoPath | undefined;
 
 beforeAll(async () => {
-  if (!ROOM_SPEAKER || !ROOM_MIC || !ROOM_MIC_FEED) {
-    throw new Error(
-      "the rig has no virtual room (its LADSPA plugin, Debian's swh-plugins, is missing): run scripts/setup.sh",
-    );
-  }
   dir = mkdtempSync(join(tmpdir(), 'switch-aec-'));
   far = scaleToRmsDbfs(
     await speech(
@@ -58,7 +51,7 @@ beforeAll(async () => {
   );
   echoPath = await startEchoPath({
     from: `${rig.speakerB}.monitor`,
-    to: ROOM_MIC_FEED,
+    to: room.feed,
     delayMs: 110,
     gainDb: -6,
   });
@@ -112,7 +105,7 @@ describe('echo cancellation across an output switch', () => {
   it('is back at >= 20 dB ERLE within 3 s of setOutputDevice', { timeout: 60_000 }, async () => {
     const md = new MediaDevices();
     const capture = md.openInput({
-      inputDevice: ROOM_MIC!,
+      inputDevice: room.mic,
       enableAec: true,
       noiseSuppression: false,
       highPassFilter: false,
@@ -120,14 +113,14 @@ describe('echo cancellation across an output switch', () => {
       queueCapacity: 100,
     });
     const rawCapture = md.openInput({
-      inputDevice: ROOM_MIC!,
+      inputDevice: room.mic,
       enableAec: false,
       noiseSuppression: false,
       highPassFilter: false,
       autoGainControl: false,
       queueCapacity: 100,
     });
-    const player = md.openOutput({ outputDevice: ROOM_SPEAKER! });
+    const player = md.openOutput({ outputDevice: room.speaker });
     const out = framesByTime(capture);
     const raw = framesByTime(rawCapture);
     let startedAt: number;

@@ -16,7 +16,15 @@ import {
   type OutputPlayer,
   type OutputPlayerWarning,
 } from '../src/index.js';
-import { silentMs, starvationProbe, toneWindows, type ToneWindows } from './support/continuity.js';
+import {
+  audibleSpan,
+  longestGapless,
+  silentMs,
+  starvationProbe,
+  toneWindows,
+  windowsDisturbedBy,
+  type ToneWindows,
+} from './support/continuity.js';
 import { sleep } from './support/device_io.js';
 import { rigEnv, startRecording, type Recording } from './support/rig.js';
 import {
@@ -130,20 +138,6 @@ class ToneTrack {
 // ---------------------------------------------------------------------------------------------------------------
 // Measures of what the monitor heard.
 
-/** First and last sample (index) whose magnitude reaches `threshold` in [from, to), or undefined if none does. */
-function audibleSpan(
-  samples: Int16Array,
-  threshold: number,
-  from = 0,
-  to = samples.length,
-): { first: number; last: number } | undefined {
-  const first = firstSampleAbove(samples.subarray(0, to), threshold, from);
-  if (first < 0) return undefined;
-  let last = to - 1;
-  while (Math.abs(samples[last]!) < threshold) last--;
-  return { first, last };
-}
-
 /** The event loop's starvation since the running test began (see the beforeEach below). */
 let probe: ReturnType<typeof starvationProbe> | undefined;
 beforeEach(() => {
@@ -172,11 +166,12 @@ function zeroRunSamples(samples: Int16Array, from: number, to: number): number {
 /**
  * Asserts that `samples` carry a steady `hz` tone of peak `peakDbfs` in every 20 ms window: a window is disturbed
  * when it holds a gap (a 1 ms block below a quarter of the peak) or its level of the tone is off by more than
- * 0.5 dB (a level error, or a stutter: a skip or a repeat breaks the tone's phase). The disturbed windows (20 ms
- * each) and the silence are bounded by what a loaded machine explains: the starvation of this thread's event loop
- * since the test began (a 1 ms timer's gaps beyond 10 ms: the player mixes 20 ms ahead, one 10 ms block of slack,
- * and a live source that falls behind is corrected by dropping some of it), plus 20 ms for each device underflow
- * of `player` (the host then runs its late callbacks back to back, faster than any refill), plus 5 ms. On a quiet
+ * 0.5 dB (a level error, or a stutter: a skip or a repeat breaks the tone's phase). The silence is bounded by what
+ * a loaded machine explains: the starvation of this thread's event loop since the test began (a 1 ms timer's gaps
+ * beyond 10 ms: the player mixes 20 ms ahead, one 10 ms block of slack, and a live source that falls behind is
+ * corrected by dropping some of it), plus 20 ms for each device underflow of `player` (the host then runs its late
+ * callbacks back to back, faster than any refill), plus 5 ms; the disturbed windows by the windows those stalls
+ * can touch (each stall's silence is one run, which may straddle two windows' edges), two per underflow. On a quiet
  * machine that is 5 ms: no disturbed window at all, so a player that drops 10 ms now and then, or plays at the
  * wrong level anywhere, fails. The tones are measured at their exact frequency, so a clean window reads the
  * tone's level to a few hundredths of a dB.
@@ -190,18 +185,20 @@ function expectTone(
   const level = sineRmsDbfs(peakDbfs);
   const found = toneWindows(samples, RATE, hz, level, peakOf(peakDbfs) / 4);
   const offLevel = found.levelsDbfs.filter((l) => Math.abs(l - level) > 0.5).length;
-  const disturbedMs = 20 * (found.gapped + offLevel);
+  const disturbed = found.gapped + offLevel;
   const starved = probe!.read();
-  const allowedMs = starved.starvedMs + 20 * player.stats.deviceUnderflows + 5;
+  const underflows = player.stats.deviceUnderflows;
+  const allowedMs = starved.starvedMs + 20 * underflows + 5;
+  const allowedWindows = windowsDisturbedBy(starved, 20) + 2 * underflows;
   const what =
     `${hz} Hz tone, ${found.windows} windows of 20 ms: ${found.gapped} with a gap, ${offLevel} off its level ` +
     `(worst ${found.worstDeviationDb.toFixed(2)} dB), ${found.silentMs} ms silent; allowed ` +
-    `${allowedMs.toFixed(0)} ms (starved ${starved.starvedMs.toFixed(0)} ms, ` +
-    `${player.stats.deviceUnderflows} device underflows)`;
-  if (disturbedMs > 0) console.log(what);
+    `${allowedWindows} windows, ${allowedMs.toFixed(0)} ms (starved ${starved.starvedMs.toFixed(0)} ms in ` +
+    `${starved.episodesMs.length} stalls, ${underflows} device underflows)`;
+  if (disturbed > 0) console.log(what);
   expect(found.windows, what).toBeGreaterThan(0);
-  expect(found.gapped + offLevel, what).toBeLessThan(found.windows);
-  expect(disturbedMs, what).toBeLessThanOrEqual(allowedMs);
+  expect(disturbed, what).toBeLessThan(found.windows);
+  expect(disturbed, what).toBeLessThanOrEqual(allowedWindows);
   expect(found.silentMs, what).toBeLessThanOrEqual(allowedMs);
   return found;
 }
@@ -215,6 +212,13 @@ async function nextSpan(
   const to = from + ms(durationMs);
   await recording.waitForFrames(to, durationMs + 5000);
   return { from, to };
+}
+
+/** Frequency (Hz) of the tone in half a second of `samples` with no gap (at least 200 ms where gaps leave less). */
+function pitchHz(samples: Int16Array, threshold: number): number {
+  const { from, to } = longestGapless(samples, RATE, threshold);
+  expect(to - from, 'a stretch of tone without a gap').toBeGreaterThanOrEqual(ms(200));
+  return dominantFrequencyHz(samples.subarray(from, Math.min(to, from + ms(500))), RATE, 100, 2400);
 }
 
 /** Start (index) of each 1 ms pulse whose magnitude reaches `threshold`. */
@@ -433,8 +437,9 @@ describe('OutputPlayer', () => {
       const played = span.last - span.first + 1 - zeroRunSamples(heard, span.first, span.last);
       const steady = heard.subarray(span.first + ms(100), span.last - ms(100));
       expectTone(steady, hz, peak, player);
-      // Half a second pins a clean tone's frequency to well under 1 Hz, in a quarter of the time of the whole.
-      const frequency = dominantFrequencyHz(steady.subarray(0, ms(500)), RATE, 100, 2400);
+      // Half a second pins a clean tone's frequency to well under 1 Hz, in a quarter of the time of the whole; it is
+      // taken where no gap shifted the tone's phase.
+      const frequency = pitchHz(steady, threshold);
       expect(Math.abs(frequency - hz)).toBeLessThan(1);
       console.log(`pulled ${rate} Hz: ${played - RATE * seconds} samples more than sent`);
       expect(Math.abs(played - RATE * seconds)).toBeLessThanOrEqual(ms(0.5));
@@ -605,14 +610,28 @@ describe('OutputPlayer', () => {
       `live latency: ${before?.toFixed(1)} ms before falling behind, ${after?.toFixed(1)} ms after, ` +
         `${later?.toFixed(1)} ms 2 s later; corrected ${((player.stats.correctedFrames / RATE) * 1000).toFixed(0)} ms`,
     );
-    expect(overflows).toEqual([]);
-    expect(player.stats.droppedFrames).toBe(0);
-    expect(player.stats.correctedFrames).toBeGreaterThanOrEqual(ms(20));
-    expect(after! - before!).toBeGreaterThanOrEqual(25);
+    const { correctedFrames, droppedFrames } = player.stats;
+    const starved = probe!.read();
+    if (starved.maxGapMs <= 20) {
+      expect(overflows).toEqual([]);
+      expect(droppedFrames).toBe(0);
+      expect(correctedFrames).toBeGreaterThanOrEqual(ms(20));
+      expect(after! - before!).toBeGreaterThanOrEqual(25);
+    } else {
+      // A loaded machine: a stall of the event loop past 20 ms (the 60 ms cap less the 30 ms ahead and one 10 ms
+      // block) makes the pacer hand its missed frames back to back, and the stream may pass the cap. Then the cap's
+      // drop (counted), not only the correction, takes the latency back; together they take at least the 20 ms.
+      console.log(
+        `loop stalled up to ${starved.maxGapMs.toFixed(0)} ms: ${overflows.length} overflows`,
+      );
+      expect(correctedFrames + droppedFrames).toBeGreaterThanOrEqual(ms(20));
+    }
     // Back to the least latency, not 30 ms behind as without the correction. Each click's latency is measured with
     // up to a device block (10 ms) of jitter: where its frame fell against the callback, and the timer's lateness.
-    // (A bound of 10 ms failed once at 10.4 ms on a quiet machine with the correction done: 30 ms corrected.)
-    expect(Math.abs(later! - before!)).toBeLessThanOrEqual(20);
+    // (A bound of 10 ms failed once at 10.4 ms on a quiet machine with the correction done: 30 ms corrected.) The
+    // least is taken over the clicks before the stream fell behind, since a stall can delay any one of them.
+    const least = Math.min(...[0, 1, 2, 3, 4, 5].map((k) => latency.get(k) ?? Infinity));
+    expect(Math.abs(later! - least)).toBeLessThanOrEqual(20);
   });
 
   it('counts the underruns of an event-loop stall, and none without one', async () => {
@@ -774,8 +793,7 @@ describe('OutputPlayer', () => {
         span.last - span.first + 1 - ms(silentMs(heard, RATE, threshold, span.first, span.last));
       const steady = heard.subarray(span.first + ms(100), span.last - ms(100));
       expectTone(steady, hz, peak, player);
-      const frequency = dominantFrequencyHz(steady.subarray(0, ms(500)), RATE, 100, 2400);
-      expect(Math.abs(frequency - hz)).toBeLessThan(1);
+      expect(Math.abs(pitchHz(steady, threshold) - hz)).toBeLessThan(1);
       expect(Math.abs(played - RATE * seconds)).toBeLessThan(ms(10));
     });
   }

@@ -67,6 +67,31 @@ export function rigEnv(): RigEnv {
   };
 }
 
+/** The rig's virtual room (scripts/audio-rig.sh): sound-server modules only, so its echo path never changes. */
+export interface RigRoom {
+  /** What is played on it reaches `mic` as an echo: exactly {@link ROOM_ECHO_DELAY_MS} later, -9 dB, reverberant. */
+  speaker: string;
+  /** The room's microphone. */
+  mic: string;
+  /** A sink whose input comes out of `mic` as it is: the near end. */
+  feed: string;
+}
+
+/** The room's direct echo comes this long after its speaker (ms), as scripts/audio-rig.sh builds it. */
+export const ROOM_ECHO_DELAY_MS = 50;
+
+/** The running rig's virtual room; throws with instructions when the rig has none. */
+export function rigRoom(): RigRoom {
+  rigEnv();
+  const e = process.env;
+  if (!e.LK_RIG_ROOM_SPEAKER || !e.LK_RIG_ROOM_MIC || !e.LK_RIG_ROOM_MIC_FEED) {
+    throw new Error(
+      "the rig has no virtual room (its LADSPA plugin, Debian's swh-plugins, is missing): run scripts/setup.sh",
+    );
+  }
+  return { speaker: e.LK_RIG_ROOM_SPEAKER, mic: e.LK_RIG_ROOM_MIC, feed: e.LK_RIG_ROOM_MIC_FEED };
+}
+
 /** Environment for a child process that talks to the rig (and to nothing else). */
 export function rigChildEnv(): NodeJS.ProcessEnv {
   rigEnv();
