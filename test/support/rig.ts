@@ -211,6 +211,81 @@ export async function playIntoSink(
   if (code !== 0) throw new Error(`pacat into ${sink} failed (exit ${code}): ${err()}`);
 }
 
+/** A running {@link startUnderrunSentinel}. */
+export interface UnderrunSentinel {
+  /** Underruns the sound server reported to the sentinel's stream since it connected. */
+  readonly underruns: number;
+  /** Stops the sentinel's pacat and waits for it to go. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a sentinel: pacat playing digital silence into `sink` with a 10 ms buffer, at ordinary priority, counting
+ * the underruns the sound server reports to it. An underrun means the machine kept an ordinary audio client from
+ * refilling a 10 ms buffer: the starvation that puts gaps into a player's output which no counter of the player
+ * sees (the server plays silence for a stream whose client was late, and PulseAudio's ALSA plugin does not tell
+ * PortAudio). Silence adds nothing to what the sink plays, so the sentinel can share the speaker under test.
+ * Resolves once its stream plays.
+ */
+export async function startUnderrunSentinel(sink: string): Promise<UnderrunSentinel> {
+  const child = track(
+    spawn(
+      'pacat',
+      [
+        '--playback',
+        '--verbose',
+        ...pcmArgs(48000, 1),
+        `--device=${sink}`,
+        '--latency-msec=10',
+        '--client-name=lk-test',
+        `--stream-name=${streamName('sentinel')}`,
+        '/dev/zero',
+      ],
+      { env: rigChildEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
+  );
+  let underruns = 0;
+  let connected = false;
+  let tail = '';
+  let onConnected: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (onConnected = resolve));
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    // Lines end in \n or in \r (pacat redraws its status line); count whole messages only.
+    const lines = (tail + text).split(/[\r\n]/);
+    tail = lines.pop()!;
+    for (const line of lines) {
+      if (line.includes('Stream underrun.') && connected) underruns++;
+      if (line.startsWith('Connected to device')) {
+        connected = true;
+        onConnected();
+      }
+    }
+  });
+  const exit = exited(child);
+  await Promise.race([
+    ready,
+    exit.then(() => {
+      throw new Error(`the underrun sentinel on ${sink} exited before it played`);
+    }),
+    new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`the underrun sentinel on ${sink}: no stream in 5 s`)),
+        5000,
+      ).unref(),
+    ),
+  ]).catch(async (e: unknown) => {
+    await stopChild(child);
+    throw e;
+  });
+  return {
+    get underruns() {
+      return underruns;
+    },
+    stop: () => stopChild(child),
+  };
+}
+
 /** A recording in progress; see {@link startRecording}. */
 export interface Recording {
   /** Source being recorded. */
