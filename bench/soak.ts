@@ -36,6 +36,8 @@
  *   backlog (what it delivered that waits to be mixed), each sampled right after every wake-up that mixed, max and
  *   mean, against `latencyCapMs`;
  * - `memoryMB` (RSS, V8 heap used) at the window's end; `eventLoopDelayMs` p99/max (perf_hooks, 1 ms resolution);
+ *   `eventLoopStalledMs`: the event loop's time lost in stalls (a 1 ms timer's gaps beyond 10 ms, summed), which
+ *   the player's 20 ms mixed ahead does not cover: what a loaded machine costs it in silence;
  *   `cpuPercent` of one core used by this process and by the load process.
  * Then totals over all windows, what happened in the start-up second before the first window (`startup`), and a
  * verdict per threshold: device xruns, audio dropped (ms: capture queue, input ring, rendered ring, live-track cap),
@@ -63,6 +65,7 @@ import {
   type OutputPlayerStats,
 } from '../src/index.js';
 import { speech } from '../test/support/aec_rig.js';
+import { starvationProbe } from '../test/support/continuity.js';
 import { applyEchoPath, mixInt16, scaleToRmsDbfs } from '../test/support/signal.js';
 import { startCpuLoad, type CpuLoad } from './soak/cpu_load.js';
 import { startLoopedFeed, type LoopedFeed } from './soak/looped_feed.js';
@@ -209,6 +212,7 @@ interface Snapshot {
   pulledRestarts: number;
   cpuMicros: number;
   loadCpuSeconds: number | undefined;
+  stalledMs: number;
 }
 
 /** What happened between two snapshots. */
@@ -256,6 +260,7 @@ function difference(a: Snapshot, b: Snapshot, blockMs: number) {
       : b.loadCpuSeconds - a.loadCpuSeconds;
   return {
     seconds: round(seconds, 1),
+    eventLoopStalledMs: round(b.stalledMs - a.stalledMs, 1),
     deviceXruns,
     deviceXrunsTotal: Object.values(deviceXruns).reduce((s, v) => s + v, 0),
     rings,
@@ -304,6 +309,7 @@ let player: OutputPlayer | undefined;
 let live: LoopedTrack | undefined;
 let published: PublishedReader | undefined;
 const eventLoop = monitorEventLoopDelay({ resolution: 1 });
+const stalls = starvationProbe();
 const warnings: Record<string, number> = {};
 const firstWarnings: string[] = [];
 const windows: (ReturnType<typeof difference> & Record<string, unknown>)[] = [];
@@ -428,6 +434,7 @@ try {
       return u.user + u.system;
     })(),
     loadCpuSeconds: load?.cpuSeconds(),
+    stalledMs: stalls.read().starvedMs,
   });
 
   const opened = snapshot();
@@ -500,6 +507,7 @@ try {
   await closeStep('closing the live track', () => live?.close());
   await closeStep('stopping the near-end feed', () => feed?.stop());
   await closeStep('stopping the CPU load', () => load?.stop());
+  stalls.stop();
 }
 
 const rssGrowthMB =

@@ -745,11 +745,19 @@ describe('lk-audio on the microphones', () => {
     expect(results[0]!.code, results[0]!.err).toBe(0);
     expect(results[0]!.err).toMatch(/echo cancellation OFF/);
     expect(results[0]!.out).toMatch(/^looped .*\[lk_mic_b\] to .*\[lk_speaker_b\]/);
-    // The tone came through at its level: the loudest 0.5 s of what the speaker played.
-    let best = -Infinity;
-    for (let at = 0; at + 24000 <= heard.length; at += 4800)
-      best = Math.max(best, toneLevelDbfs(heard.subarray(at, at + 24000), 48000, 1000));
-    expect(Math.abs(best - sineRmsDbfs(-10))).toBeLessThan(0.5);
+    // The tone came through at its level: every 20 ms window without a gap, and most windows have none. (A live
+    // path: on a loaded machine the capture or the player can fall behind and drop, which the player's own tests
+    // bound against the starvation that explains it; gaps are printed here.)
+    const looped = heardTone(heard, 48000, 1000, -10);
+    expect(looped, 'no 1000 Hz tone heard').toBeDefined();
+    const w = looped!.windows;
+    const what =
+      `loopback: ${w.windows} windows of 20 ms, ${w.gapped} with a gap (${w.silentMs} ms silent), worst level ` +
+      `${w.worstDeviationDb.toFixed(2)} dB off`;
+    if (w.gapped > 0) console.log(what);
+    expect(w.windows, what).toBeGreaterThan(50);
+    expect(w.levelsDbfs.length, what).toBeGreaterThanOrEqual(w.windows / 2);
+    expect(w.worstDeviationDb, what).toBeLessThan(0.5);
   });
 });
 

@@ -22,6 +22,7 @@ import {
 import { sleep } from './support/device_io.js';
 import { SourceListener } from './support/livekit_loopback.js';
 import { pactl, playIntoSink, rigEnv, startRecording, type Recording } from './support/rig.js';
+import { heardTone } from './support/continuity.js';
 import { sineInt16, toneLevelDbfs } from './support/signal.js';
 import { ToneTrack } from './support/tone_track.js';
 import { NO_PROCESSING } from './support/processing_options.js';
@@ -145,16 +146,21 @@ function toneEnd(samples: Int16Array, hz: number): number {
 }
 
 /**
- * Level (dBFS) of a `hz` tone in the 100 ms window where it is loudest: a gap (a late timer or an underrun on a
- * loaded machine) only lowers a window, so one clean window shows the tone plays there at its level.
+ * Asserts that the `hz` tone of peak `peakDbfs` plays in `samples` at its level: every 20 ms window without a gap
+ * within 0.5 dB of it (100 ms left out at each end), and at least half of the windows without a gap. Gaps are
+ * printed, not bounded: right after a move the new stream's start can underrun on a loaded machine, and a player's
+ * continuity is judged, against the starvation that explains it, in output_player.test.ts.
  */
-function loudestToneDbfs(samples: Int16Array, hz: number): number {
-  const win = RATE / 10;
-  let best = -Infinity;
-  for (let at = 0; at + win <= samples.length; at += win / 2) {
-    best = Math.max(best, toneLevelDbfs(samples.subarray(at, at + win), RATE, hz));
-  }
-  return best;
+function expectTonePlays(samples: Int16Array, hz: number, peakDbfs: number): void {
+  const tone = heardTone(samples, RATE, hz, peakDbfs);
+  expect(tone, `no ${hz} Hz tone heard`).toBeDefined();
+  const w = tone!.windows;
+  const what =
+    `${hz} Hz tone: ${w.windows} windows of 20 ms, ${w.gapped} with a gap (${w.silentMs} ms silent), ` +
+    `worst level ${w.worstDeviationDb.toFixed(2)} dB off`;
+  if (w.gapped > 0) console.log(what);
+  expect(w.levelsDbfs.length, what).toBeGreaterThanOrEqual(w.windows / 2);
+  expect(w.worstDeviationDb, what).toBeLessThan(0.5);
 }
 
 /** performance.now() (ms) at which sample `index` of a recording was produced by the server. */
@@ -406,8 +412,7 @@ describe('followDefault', () => {
     console.log(
       `followDefault (output): moved ${movedAfterMs.toFixed(0)} ms after set-default-sink`,
     );
-    // A sine's RMS is 3 dB under its peak.
-    expect(loudestToneDbfs(heard, 1000)).toBeGreaterThan(TONE_DBFS - 3 - 1);
+    expectTonePlays(heard, 1000, TONE_DBFS);
     expect(movedAfterMs).toBeLessThan(MOVE_BOUND_MS);
   });
 
@@ -447,8 +452,7 @@ describe('followDefault', () => {
     expect(change).toMatchObject({ reason: 'device-lost' });
     expect(change.from.id).toBe('lk_switch_gone');
     expect(errors).toEqual([]);
-    // A sine's RMS is 3 dB under its peak.
-    expect(loudestToneDbfs(heard, 1000)).toBeGreaterThan(TONE_DBFS - 3 - 1);
+    expectTonePlays(heard, 1000, TONE_DBFS);
   });
 
   it('a capture whose source is unloaded moves to the new default, with no error', async () => {

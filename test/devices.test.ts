@@ -365,7 +365,9 @@ describe('xrun counters', () => {
         while (capturedFrames < AUDIO_S * RATE) {
           // Audio time, not wall time: the sound server of a loaded machine may run slower than real time.
           if (performance.now() > deadline) {
-            throw new Error(`only ${capturedFrames} frames captured in 120 s`);
+            throw new Error(
+              `only ${capturedFrames} frames captured in 120 s; ${JSON.stringify(duplex.stats)}`,
+            );
           }
           await sleep(100);
         }

