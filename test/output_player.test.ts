@@ -212,7 +212,7 @@ function expectTone(
   const allowedWindows =
     windowsDisturbedBy(starved, 20) +
     2 * underflows +
-    (SENTINEL_UNDERRUN_MS / 20 + 1) * sentinelUnderruns;
+    (Math.ceil(SENTINEL_UNDERRUN_MS / 20) + 1) * sentinelUnderruns;
   const what =
     `${hz} Hz tone, ${found.windows} windows of 20 ms: ${found.gapped} with a gap, ${offLevel} off its level ` +
     `(worst ${found.worstDeviationDb.toFixed(2)} dB), ${found.silentMs} ms silent; allowed ` +
