@@ -49,6 +49,8 @@ export interface HeardTone {
   last: number;
   /** How long the tone sounded (ms): the 1 ms blocks from first to last, less the silent ones. */
   soundingMs: number;
+  /** Its longest stretch without a gap (see {@link longestGapless}): where its pitch can be measured. */
+  gapless: { from: number; to: number };
   /** Its 20 ms windows from first to last, less `edgeMs` at each end (fades). */
   windows: ToneWindows;
 }
@@ -76,6 +78,7 @@ export function heardTone(
     first,
     last,
     soundingMs: blockMs - silentMs(samples, rate, threshold, first, last + 1),
+    gapless: longestGapless(samples, rate, threshold, first, last + 1),
     windows: toneWindows(samples, rate, hz, sineRmsDbfs(peakDbfs), threshold, {
       from: first + edge,
       to: last + 1 - edge,
