@@ -16,7 +16,8 @@
         "native/pulse_library.cc",
         "native/quiet_stderr.cc",
         "native/ring_memory.cc",
-        "native/sound_server_pcm.cc"
+        "native/sound_server_pcm.cc",
+        "native/source_mixer.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],

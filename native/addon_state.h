@@ -13,6 +13,7 @@ struct AddonState {
   bool portAudioReady = false;
   std::set<AudioStream*> openStreams;
   Napi::FunctionReference streamConstructor;
+  Napi::FunctionReference mixerClass;  // SourceMixer, to check what is handed to an AudioStream
 };
 
 // JavaScript thread of the environment, holding PortAudioLock().

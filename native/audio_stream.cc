@@ -42,11 +42,12 @@ Napi::Function AudioStream::Define(Napi::Env env) {
 
 // new AudioStream({ inputDevice, inputChannels, outputDevice, outputChannels, sampleRate, framesPerBuffer,
 //                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, onWake, owner,
-//                   inputServerDevice, outputServerDevice })
+//                   inputServerDevice, outputServerDevice, mixer })
 // onWake is called with `this` = owner on the JavaScript thread after device callbacks.
 // Latencies are in seconds (PortAudio's unit); validation with friendly messages happens in TypeScript.
 // inputServerDevice / outputServerDevice name a sound-server source / sink, opened through the ALSA PCM that
 // inputDevice / outputDevice index (whose latencies then apply); see sound_server_pcm.h.
+// mixer: a SourceMixer with the output's channels, mixed into the output at every callback, for this stream only.
 AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
@@ -110,6 +111,17 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
     throw Napi::Error::New(env, std::string(key) + " needs ALSA");
 #endif
   };
+  Napi::Value mixer = o.Get("mixer");
+  if (!mixer.IsUndefined()) {
+    if (!mixer.IsObject() || !mixer.As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonState>()->mixerClass.Value()))
+      throw Napi::TypeError::New(env, "mixer must be a SourceMixer");
+    SourceMixer* candidate = SourceMixer::Unwrap(mixer.As<Napi::Object>());
+    if (outputChannels_ <= 0 || candidate->channels() != outputChannels_)
+      throw Napi::RangeError::New(env, "the mixer's channels must be the output's");
+    if (!candidate->Attach()) throw Napi::Error::New(env, "the mixer already belongs to a stream");
+    mixer_ = candidate;
+    mixerRef_ = Napi::Persistent(mixer.As<Napi::Object>());
+  }
   if (inputChannels_ > 0) toServerDevice(in, "inputServerDevice", inString, inAlsa);
   if (outputChannels_ > 0) toServerDevice(out, "outputServerDevice", outString, outAlsa);
 
@@ -190,6 +202,8 @@ void AudioStream::CloseNow() {
       input_.release();
       output_.release();
       rendered_.release();
+      mixerRef_.SuppressDestruct();
+      mixer_ = nullptr;
     }
     stream_ = nullptr;
     Env().GetInstanceData<AddonState>()->openStreams.erase(this);
@@ -203,6 +217,11 @@ void AudioStream::CloseNow() {
     started_ = false;
     owner_.Unref();
   }
+  if (mixer_) {
+    mixer_->SetRunning(false);
+    mixer_ = nullptr;
+  }
+  mixerRef_.Reset();
   delete asyncContext_;
   asyncContext_ = nullptr;
   onWake_.Reset();
@@ -246,6 +265,7 @@ int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, 
         c.outputSilenceFrames.fetch_add((want - got) / self->outputChannels_, std::memory_order_relaxed);
       }
     }
+    if (self->mixer_) self->mixer_->MixInto(out, frames);
     if (self->rendered_) {
       const BlockInfo block{time->currentTime, time->inputBufferAdcTime, time->outputBufferDacTime,
                             self->outputPosition_, n, static_cast<double>(flags)};
@@ -287,6 +307,7 @@ Napi::Value AudioStream::Start(const Napi::CallbackInfo& info) {
   PaError err = Pa_StartStream(stream_);
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot start the audio stream");
   started_ = true;
+  if (mixer_) mixer_->SetRunning(true);
   owner_.Ref();  // a running stream (and its owner) must not be collected; its wake-up handle keeps the loop alive
   uv_ref(reinterpret_cast<uv_handle_t*>(wake_));
   return info.Env().Undefined();
@@ -297,6 +318,8 @@ Napi::Value AudioStream::Stop(const Napi::CallbackInfo& info) {
   if (!stream_ || !started_) return info.Env().Undefined();
   PaError err = Pa_StopStream(stream_);
   started_ = false;
+  // A stream that failed to stop may still call back: its mixer stays in the callback's hands.
+  if (mixer_ && err == paNoError) mixer_->SetRunning(false);
   owner_.Unref();
   uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot stop the audio stream");

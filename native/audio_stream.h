@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "source_mixer.h"
 #include "spsc_ring.h"
 #include "stream_clock.h"
 
@@ -113,6 +114,10 @@ class AudioStream : public Napi::ObjectWrap<AudioStream> {
   std::unique_ptr<TimedRing> input_;
   std::unique_ptr<TimedRing> rendered_;
   std::unique_ptr<SpscRing<int16_t>> output_;
+  // The player's sources, mixed into the output at each callback (optional). Held strongly while the callback may
+  // call it; given up (leaked) with the rings when PortAudio fails to close the stream.
+  SourceMixer* mixer_ = nullptr;
+  Napi::ObjectReference mixerRef_;
   std::atomic<bool> outputPrimed_{false};
   std::atomic<bool> inert_{false};  // see MakeInert  // underruns count only once JavaScript has written something
   double inputPosition_ = 0;

@@ -1,4 +1,4 @@
-// Entry point of the native addon: PortAudio's host APIs and devices, and the AudioStream class.
+// Entry point of the native addon: PortAudio's host APIs and devices, and the AudioStream and SourceMixer classes.
 // Policy (device choice, framing, processing) lives in TypeScript; this file only reports what PortAudio sees.
 #include <napi.h>
 #include <portaudio.h>
@@ -14,6 +14,7 @@
 #include "pulse_devices.h"
 #include "pulse_library.h"
 #include "quiet_stderr.h"
+#include "source_mixer.h"
 
 std::recursive_mutex& PortAudioLock() {
   static std::recursive_mutex lock;
@@ -181,6 +182,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function streamClass = AudioStream::Define(env);
   state->streamConstructor = Napi::Persistent(streamClass);
   exports.Set("AudioStream", streamClass);
+  Napi::Function mixerClass = SourceMixer::Define(env);
+  state->mixerClass = Napi::Persistent(mixerClass);
+  exports.Set("SourceMixer", mixerClass);
   exports.Set("setQuietProbe", Napi::Function::New(env, SetQuietProbe));
   exports.Set("listHostApis", Napi::Function::New(env, ListHostApis));
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));

@@ -8,6 +8,7 @@ import {
   nativeBinding,
   type NativeAudioStream,
   type NativeChunk,
+  type NativeSourceMixer,
   type NativeStreamCounters,
 } from './backend/native_binding.js';
 import {
@@ -56,6 +57,8 @@ export interface DeviceStreamOptions {
    * ALSA: SCHED_FIFO, which needs root or an rtprio limit; elsewhere the host decides). Default true.
    */
   realtimeScheduling?: boolean;
+  /** @internal Sources mixed into the output at every callback, after what {@link DeviceStream.write} gave it. */
+  mixer?: NativeSourceMixer;
 }
 
 /** Timing of one device callback's worth of audio. Times are seconds on the stream's clock ({@link DeviceStream.time}). */
@@ -199,6 +202,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
         ringFrames,
         captureRendered: options.captureRendered ?? false,
         realtimeScheduling: options.realtimeScheduling ?? true,
+        ...(options.mixer ? { mixer: options.mixer } : {}),
         ...(inputEntry?.target.serverDevice !== undefined
           ? { inputServerDevice: inputEntry.target.serverDevice }
           : {}),

@@ -13,7 +13,13 @@ import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './
 import { InputCapture, releaseCaptureDevice, type CaptureDevice } from './input_capture.js';
 import { emitIsolated, reportUncaught } from './listener_isolation.js';
 import { openAllOrNothing } from './open_all_or_nothing.js';
-import { OutputPlayer, releasePlaybackDevice, type PlaybackDevice } from './output_player.js';
+import type { NativeSourceMixer } from './backend/native_binding.js';
+import {
+  createSourceMixer,
+  OutputPlayer,
+  releasePlaybackDevice,
+  type PlaybackDevice,
+} from './output_player.js';
 import { SharedAudioProcessing } from './shared_audio_processing.js';
 
 /** Options of {@link MediaDevices.openInput}. Processing options default to on, as in a call. */
@@ -410,7 +416,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
     const entry = this.pick(catalog, options.outputDevice, 'audiooutput');
     this.processing.checkRendererFree();
     const openDevice = (next: CatalogEntry, nextCatalog: DeviceCatalog): PlaybackDevice =>
-      this.openPlaybackDevice(next, nextCatalog, options.deviceSampleRate);
+      this.openPlaybackDevice(next, nextCatalog, options.deviceSampleRate, bufferMs);
     return openAllOrNothing((take) => {
       const device = take(openDevice(entry, catalog), (d) => releasePlaybackDevice(d));
       return new OutputPlayer({
@@ -428,36 +434,44 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   }
 
   /**
-   * Opens (not starts) an output stream on a device for a player, with resamplers between `outputSampleRate` and
-   * the device's rate when it runs at another one. All or nothing.
+   * Opens (not starts) an output stream on a device for a player, with its mixer and, when the device runs at
+   * another rate than `outputSampleRate`, a resampler of what it played back to that rate. All or nothing.
    */
   private openPlaybackDevice(
     entry: CatalogEntry,
     catalog: DeviceCatalog,
     deviceSampleRate: number | undefined,
+    bufferMs: number,
   ): PlaybackDevice {
     return openAllOrNothing((take) => {
+      let mixer: NativeSourceMixer | undefined;
       const stream = take(
-        this.openStream(catalog, entry, deviceSampleRate, this.outputSampleRate, (sampleRate) => ({
-          output: {
-            device: entry.device.index,
-            channels: this.numChannels,
-            latencyMs: this.latencyMs,
-          },
-          sampleRate,
-          framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
-          captureRendered: true,
-        })),
+        this.openStream(catalog, entry, deviceSampleRate, this.outputSampleRate, (sampleRate) => {
+          mixer = createSourceMixer(this.numChannels, sampleRate, bufferMs);
+          return {
+            output: {
+              device: entry.device.index,
+              channels: this.numChannels,
+              latencyMs: this.latencyMs,
+            },
+            sampleRate,
+            framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+            captureRendered: true,
+            mixer,
+          };
+        }),
         (s) => s.close(),
       );
-      if (stream.sampleRate === this.outputSampleRate) {
-        return { stream, toDevice: undefined, fromDevice: undefined };
-      }
-      const resampler = (from: number, to: number): AudioResampler =>
-        new AudioResampler(from, to, this.numChannels, AudioResamplerQuality.HIGH);
-      const toDevice = take(resampler(this.outputSampleRate, stream.sampleRate), (r) => r.close());
-      const fromDevice = resampler(stream.sampleRate, this.outputSampleRate);
-      return { stream, toDevice, fromDevice };
+      const fromDevice =
+        stream.sampleRate === this.outputSampleRate
+          ? undefined
+          : new AudioResampler(
+              stream.sampleRate,
+              this.outputSampleRate,
+              this.numChannels,
+              AudioResamplerQuality.HIGH,
+            );
+      return { stream, mixer: mixer!, fromDevice };
     });
   }
 
