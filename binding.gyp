@@ -14,6 +14,7 @@
         "native/audio_stream.cc",
         "native/pulse_devices.cc",
         "native/pulse_library.cc",
+        "native/pulse_stream.cc",
         "native/quiet_stderr.cc",
         "native/ring_memory.cc",
         "native/sound_server_pcm.cc",

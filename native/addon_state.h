@@ -7,11 +7,11 @@
 #include <mutex>
 #include <set>
 
-class AudioStream;
+class OpenStream;
 
 struct AddonState {
   bool portAudioReady = false;
-  std::set<AudioStream*> openStreams;
+  std::set<OpenStream*> openStreams;  // PortAudio and libpulse streams alike
   Napi::FunctionReference streamConstructor;
   Napi::FunctionReference mixerClass;  // SourceMixer, to check what is handed to an AudioStream
 };

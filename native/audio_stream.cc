@@ -111,17 +111,7 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
     throw Napi::Error::New(env, std::string(key) + " needs ALSA");
 #endif
   };
-  Napi::Value mixer = o.Get("mixer");
-  if (!mixer.IsUndefined()) {
-    if (!mixer.IsObject() || !mixer.As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonState>()->mixerClass.Value()))
-      throw Napi::TypeError::New(env, "mixer must be a SourceMixer");
-    SourceMixer* candidate = SourceMixer::Unwrap(mixer.As<Napi::Object>());
-    if (outputChannels_ <= 0 || candidate->channels() != outputChannels_)
-      throw Napi::RangeError::New(env, "the mixer's channels must be the output's");
-    if (!candidate->Attach()) throw Napi::Error::New(env, "the mixer already belongs to a stream");
-    mixer_ = candidate;
-    mixerRef_ = Napi::Persistent(mixer.As<Napi::Object>());
-  }
+  mixer_ = AttachMixer(env, o, outputChannels_, &mixerRef_);
   if (inputChannels_ > 0) toServerDevice(in, "inputServerDevice", inString, inAlsa);
   if (outputChannels_ > 0) toServerDevice(out, "outputServerDevice", outString, outAlsa);
 
@@ -336,47 +326,21 @@ Napi::Value AudioStream::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Returns { samples: Int16Array (interleaved), blocks: Float64Array (6 numbers per block, see BlockInfo) } or null.
-Napi::Value AudioStream::Drain(Napi::Env env, TimedRing& ring) {
-  const size_t blockCount = ring.blocks.readable();
-  if (blockCount == 0) return env.Null();
-  Napi::Float64Array blocks = Napi::Float64Array::New(env, blockCount * kBlockInfoDoubles);
-  ring.blocks.read(reinterpret_cast<BlockInfo*>(blocks.Data()), blockCount);
-  size_t frames = 0;
-  for (size_t i = 0; i < blockCount; i++) frames += static_cast<size_t>(blocks[i * kBlockInfoDoubles + 4]);
-  Napi::Int16Array samples = Napi::Int16Array::New(env, frames * ring.channels);
-  ring.samples.read(samples.Data(), frames * ring.channels);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("samples", samples);
-  result.Set("blocks", blocks);
-  return result;
-}
-
 Napi::Value AudioStream::ReadInput(const Napi::CallbackInfo& info) {
   if (!input_) throw Napi::Error::New(info.Env(), "the stream has no input");
-  return Drain(info.Env(), *input_);
+  return DrainTimedRing(info.Env(), *input_);
 }
 
 Napi::Value AudioStream::ReadRendered(const Napi::CallbackInfo& info) {
   if (!rendered_) throw Napi::Error::New(info.Env(), "the stream was not opened with captureRendered");
-  return Drain(info.Env(), *rendered_);
+  return DrainTimedRing(info.Env(), *rendered_);
 }
 
 // write(samples: Int16Array) -> frames accepted (as many whole frames as fit in the output ring).
 Napi::Value AudioStream::Write(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckOpen(env);
-  if (!output_) throw Napi::Error::New(env, "the stream has no output");
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int16_array)
-    throw Napi::TypeError::New(env, "write expects an Int16Array");
-  Napi::Int16Array samples = info[0].As<Napi::Int16Array>();
-  const size_t channels = static_cast<size_t>(outputChannels_);
-  if (samples.ElementLength() % channels != 0)
-    throw Napi::RangeError::New(env, "sample count is not a multiple of the channel count");
-  const size_t frames = std::min(samples.ElementLength() / channels, output_->writable() / channels);
-  output_->writeAll(samples.Data(), frames * channels);
-  if (frames > 0) outputPrimed_.store(true, std::memory_order_relaxed);
-  return Napi::Number::New(env, static_cast<double>(frames));
+  CheckOpen(info.Env());
+  if (!output_) throw Napi::Error::New(info.Env(), "the stream has no output");
+  return WriteOutputRing(info, *output_, static_cast<size_t>(outputChannels_), outputPrimed_);
 }
 
 Napi::Value AudioStream::OutputBufferedFrames(const Napi::CallbackInfo& info) {
@@ -390,22 +354,7 @@ Napi::Value AudioStream::OutputWritableFrames(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AudioStream::Counters(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* key, const std::atomic<uint64_t>& v) {
-    o.Set(key, Napi::Number::New(env, static_cast<double>(v.load(std::memory_order_relaxed))));
-  };
-  set("callbacks", counters_.callbacks);
-  set("inputOverflows", counters_.inputOverflows);
-  set("inputUnderflows", counters_.inputUnderflows);
-  set("outputUnderflows", counters_.outputUnderflows);
-  set("outputOverflows", counters_.outputOverflows);
-  set("inputRingOverruns", counters_.inputRingOverruns);
-  set("inputDroppedFrames", counters_.inputDroppedFrames);
-  set("outputRingUnderruns", counters_.outputRingUnderruns);
-  set("outputSilenceFrames", counters_.outputSilenceFrames);
-  set("renderedRingOverruns", counters_.renderedRingOverruns);
-  return o;
+  return CountersToObject(info.Env(), counters_);
 }
 
 // { inputLatency, outputLatency (s), sampleRate (Hz) } as PortAudio settled them at open.

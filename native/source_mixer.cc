@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "addon_state.h"
+
 namespace {
 
 // Frames mixed per pass of MixInto: its scratch buffers hold this much, whatever the callback's block size.
@@ -221,4 +223,17 @@ Napi::Value SourceMixer::Counters(const Napi::CallbackInfo& info) {
   o.Set("underruns", static_cast<double>(underruns_.load(std::memory_order_relaxed)));
   o.Set("underrunFrames", static_cast<double>(underrunFrames_.load(std::memory_order_relaxed)));
   return o;
+}
+
+SourceMixer* AttachMixer(Napi::Env env, const Napi::Object& options, int outputChannels, Napi::ObjectReference* ref) {
+  Napi::Value value = options.Get("mixer");
+  if (value.IsUndefined()) return nullptr;
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonState>()->mixerClass.Value()))
+    throw Napi::TypeError::New(env, "mixer must be a SourceMixer");
+  SourceMixer* mixer = SourceMixer::Unwrap(value.As<Napi::Object>());
+  if (outputChannels <= 0 || mixer->channels() != outputChannels)
+    throw Napi::RangeError::New(env, "the mixer's channels must be the output's");
+  if (!mixer->Attach()) throw Napi::Error::New(env, "the mixer already belongs to a stream");
+  *ref = Napi::Persistent(value.As<Napi::Object>());
+  return mixer;
 }

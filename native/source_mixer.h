@@ -71,3 +71,8 @@ class SourceMixer : public Napi::ObjectWrap<SourceMixer> {
   std::vector<int32_t> sum_;      // audio thread only: one chunk's sum before saturation
   std::vector<int16_t> scratch_;  // audio thread only: one chunk read from a ring
 };
+
+// JavaScript thread: the SourceMixer that a stream's options name as `mixer` (nullptr when they name none), attached
+// to that stream and held strongly in `ref`. Throws for anything but a SourceMixer, a mixer whose channels are not
+// the output's, or one that another stream has.
+SourceMixer* AttachMixer(Napi::Env env, const Napi::Object& options, int outputChannels, Napi::ObjectReference* ref);

@@ -1,3 +1,4 @@
+import { soundServerBackend, type SoundServerBackend } from './backend/sound_server_backend.js';
 import { AudioResampler, AudioResamplerQuality, AudioSource } from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from './audio_device.js';
@@ -105,6 +106,12 @@ export interface MediaDevicesOptions {
    * a 100 ms blocksize reproduces the Python original's configuration, at 100 ms more delay.
    */
   latencyMs?: number | 'low' | 'high';
+  /**
+   * How streams on sound-server devices (PulseAudio / PipeWire sinks and sources) reach the server: `'libpulse'`
+   * or `'portaudio'` (through ALSA's `pulse` plugin); see {@link DeviceStreamOptions.soundServerBackend}. Default:
+   * the environment variable `LK_AUDIO_SOUND_SERVER_BACKEND`, else `DEFAULT_SOUND_SERVER_BACKEND`.
+   */
+  soundServerBackend?: SoundServerBackend;
 }
 
 // 10 ms frames must hold whole samples: 44100 Hz is fine (441), 22050 Hz is not.
@@ -183,6 +190,8 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   readonly blocksize: number;
   /** Device latency asked of the host (ms, or the device's own low/high suggestion). */
   readonly latencyMs: number | 'low' | 'high';
+  /** How streams on sound-server devices reach the server (see {@link MediaDevicesOptions.soundServerBackend}). */
+  readonly soundServerBackend: SoundServerBackend;
 
   private readonly processing = new SharedAudioProcessing();
   private readonly watcher = new DeviceChangeWatcher(
@@ -215,6 +224,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
     }
     this.blocksize = blocksize;
     this.latencyMs = options.latencyMs ?? 'low';
+    this.soundServerBackend = soundServerBackend(options.soundServerBackend);
   }
 
   /** Every device, inputs and outputs, in index order (like the browser's `enumerateDevices`). */
@@ -366,6 +376,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
           input: { device: entry.device.index, channels, latencyMs: this.latencyMs },
           sampleRate,
           framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+          soundServerBackend: this.soundServerBackend,
         })),
         (s) => s.close(),
       );
@@ -458,6 +469,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
             framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
             captureRendered: true,
             mixer,
+            soundServerBackend: this.soundServerBackend,
           };
         }),
         (s) => s.close(),

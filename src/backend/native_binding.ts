@@ -120,6 +120,33 @@ export interface NativeSourceMixer {
   counters(): { underruns: number; underrunFrames: number };
 }
 
+/**
+ * @internal Options of the native libpulse stream (native/pulse_stream.h): the sound server's source / sink names
+ * (the server's default when omitted); latencies in seconds.
+ */
+export interface NativePulseStreamOptions {
+  inputServerDevice?: string;
+  inputChannels?: number;
+  outputServerDevice?: string;
+  outputChannels?: number;
+  sampleRate: number;
+  /** The block (samples per channel): minreq and fragsize; 0 = 10 ms. */
+  framesPerBuffer: number;
+  inputLatency?: number;
+  outputLatency?: number;
+  ringFrames: number;
+  captureRendered?: boolean;
+  realtimeScheduling?: boolean;
+  /** PA_STREAM_ADJUST_LATENCY: the buffer sizes are the whole latency, device buffer included. */
+  adjustLatency?: boolean;
+  /** Longest wait for the server to accept the connection and the streams (ms). */
+  openTimeoutMs?: number;
+  onWake: (this: never) => void;
+  owner: object;
+  /** Sources mixed into playback (as NativeStreamOptions.mixer). */
+  mixer?: NativeSourceMixer;
+}
+
 /** @internal Samples drained from a ring, with 6 numbers of timing per block (see BLOCK_FIELDS). */
 export interface NativeChunk {
   samples: Int16Array;
@@ -167,6 +194,8 @@ export interface NativeBinding {
     sources: number;
     ringFrames: number;
   }) => NativeSourceMixer;
+  /** A sound-server stream on libpulse with the AudioStream's face; throws where libpulse is unusable. */
+  PulseStream: new (options: NativePulseStreamOptions) => NativeAudioStream;
   setQuietProbe(quiet: boolean): void;
   listHostApis(): NativeHostApiInfo[];
   listDevices(): NativeDeviceInfo[];
