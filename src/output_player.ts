@@ -141,6 +141,8 @@ const PULLED_CUSHION_MS = 100;
 const RETIRE_LIMIT_MS = 500;
 // How far ahead a pull source is read (ms): enough to ride out a slow iterator, small enough to stay responsive.
 const PREFETCH_MS = 200;
+/** The largest gain of a source (see OutputPlayer.setGain): +24 dB. */
+const MAX_GAIN = 16;
 
 /**
  * @internal A device opened for playback: its output stream (with the rendered audio captured), the mixer its
@@ -241,6 +243,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   // Keyed by the track object: tracks that never joined a room all share the sid `TR_unknown`.
   private readonly tracks = new Map<Track, PlaybackSource>();
   private readonly streams = new Map<AsyncIterable<AudioFrame>, PlaybackSource>();
+  // Sources played at another gain than 1 (see setGain).
+  private readonly gains = new WeakMap<PlaybackSource, number>();
   // What sources no longer playing counted, so that stats never go back.
   private readonly removedStats = emptyPlaybackSourceStats();
   private started = false;
@@ -499,6 +503,27 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     await this.retireSource(source);
   }
 
+  /**
+   * Sets how loud a track or stream plays: a linear factor (1 as received, 0 silent, at most 16; the mix saturates
+   * rather than wraps), applied by the device callback from its next block on and kept when the player moves to
+   * another device. The echo canceller hears the mix as played.
+   * @throws InvalidOptionError for a gain outside 0-16; MediaDevicesError for a source the player does not play.
+   */
+  setGain(source: Track | AsyncIterable<AudioFrame>, gain: number): void {
+    this.checkOpen();
+    if (typeof gain !== 'number' || !(gain >= 0 && gain <= MAX_GAIN)) {
+      throw new InvalidOptionError('gain', gain, `a linear factor from 0 to ${MAX_GAIN}`);
+    }
+    const playing =
+      source instanceof Track
+        ? this.tracks.get(source)
+        : this.streams.get(source as AsyncIterable<AudioFrame>);
+    if (!playing) throw new MediaDevicesError('the player does not play this source');
+    this.gains.set(playing, gain);
+    const feed = this.link.feeds.get(playing);
+    if (feed) this.link.mixer.setGain(feed.slot, gain);
+  }
+
   /** Starts the device: sources added before or after are heard. Starting twice does nothing. */
   async start(): Promise<void> {
     this.checkOpen();
@@ -671,6 +696,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
       starvedFrames: 0,
     };
     link.feeds.set(source, feed);
+    const gain = this.gains.get(source);
+    if (gain !== undefined) link.mixer.setGain(slot, gain);
     return feed;
   }
 
