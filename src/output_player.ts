@@ -614,7 +614,10 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     });
   }
 
-  /** Takes a source out of the mix (what its ring holds is not played) and keeps its counts. */
+  /**
+   * Takes a source out of the mix (what its ring still holds is not played, unless it was finished) and keeps its
+   * counts.
+   */
   private async retireSource(source: PlaybackSource): Promise<void> {
     const feed = this.link.feeds.get(source);
     if (feed) {
@@ -673,10 +676,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
         feed.toDevice?.close();
         // Its last audio is in its ring: announced once the device has mixed it.
         this.endedSources.push({ frames: key, link, slot: feed.slot });
-        void source.cancel();
-        for (const k of Object.keys(this.removedStats) as (keyof PlaybackSourceStats)[]) {
-          this.removedStats[k] += source.stats[k];
-        }
+        void this.retireSource(source);
       }
     }
   }
