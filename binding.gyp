@@ -14,9 +14,11 @@
         "native/audio_stream.cc",
         "native/pulse_devices.cc",
         "native/pulse_library.cc",
+        "native/pulse_stream.cc",
         "native/quiet_stderr.cc",
         "native/ring_memory.cc",
-        "native/sound_server_pcm.cc"
+        "native/sound_server_pcm.cc",
+        "native/source_mixer.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],

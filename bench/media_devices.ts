@@ -25,7 +25,13 @@
  *    but moving silence (`devicesOnly`), and AudioSource.captureFrame from a 10 ms timer (`captureFrameAtPace`);
  *    `cpu.pipelineOverBareApm` is what remains over the bare processing module.
  *
+ * `ours` and `oursLibpulse` (sound-server devices through libpulse instead of PortAudio through ALSA's pulse
+ * plugin) also run a third phase, `underrunsUnderLoad`: full duplex with all processing for `underrunSeconds`
+ * while another process keeps one core busy (bounded: it stops by itself), counting what the device and the rings
+ * lost. `soundServerPaths` puts the two side by side with their ratios.
+ *
  * Usage: node --import tsx bench/media_devices.ts [cpuSeconds, default 30] [latencySeconds per stream kind, default 10]
+ *        [underrunSeconds, default 60]; LK_BENCH_CONFIGS=ours,oursLibpulse runs only the named configurations.
  */
 import { AudioFrame, AudioSource, dispose } from '@livekit/rtc-node';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,11 +48,15 @@ import {
 } from '../src/index.js';
 import { rigChildEnv } from '../test/support/rig.js';
 import { applyEchoPath, mixInt16, seededRandom, whiteNoiseInt16 } from '../test/support/signal.js';
+import { startCpuLoad } from './soak/cpu_load.js';
 
 const RATE = 48000;
 const FRAME = RATE / 100;
 const cpuSeconds = Number(process.argv[2] ?? 30);
 const latencySeconds = Number(process.argv[3] ?? 10);
+const underrunSeconds = Number(process.argv[4] ?? 60);
+// LK_BENCH_CONFIGS=ours,oursLibpulse runs only those (comma-separated names), in that order.
+const onlyConfigs = process.env.LK_BENCH_CONFIGS?.split(',').filter((n) => n !== '');
 const SPEAKER = process.env.LK_RIG_SPEAKER_A ?? 'lk_speaker_a';
 const MIC = process.env.LK_RIG_MIC_A ?? 'lk_mic_a';
 const MIC_FEED = process.env.LK_RIG_MIC_A_FEED ?? 'lk_mic_a_feed';
@@ -59,13 +69,25 @@ interface Config {
   output: OpenOutputOptions;
   /** Skip the CPU phase (a variant that differs only in playback). */
   playoutOnly?: boolean;
+  /** Also run the underrun phase (full duplex under one core of load). */
+  underrunPhase?: boolean;
 }
 const CONFIGS: Config[] = [
   {
     name: 'ours',
     description: 'MediaDevices defaults: 10 ms blocks, low latency; openOutput defaults',
-    options: {},
+    options: { soundServerBackend: 'portaudio' },
     output: {},
+    underrunPhase: true,
+  },
+  {
+    name: 'oursLibpulse',
+    description:
+      "as ours, sound-server devices through libpulse (soundServerBackend: 'libpulse') instead of PortAudio " +
+      "through ALSA's pulse plugin",
+    options: { soundServerBackend: 'libpulse' },
+    output: {},
+    underrunPhase: true,
   },
   {
     name: 'oursBlocks5ms',
@@ -276,6 +298,8 @@ async function playoutPhase(config: Config) {
     input: { device: `${SPEAKER}.monitor`, channels: 1, latencyMs: 'low' },
     sampleRate: RATE,
     framesPerBuffer: FRAME,
+    // The same instrument for every configuration (its clock is the wall clock, as libpulse streams' times).
+    soundServerBackend: 'portaudio',
   });
   let handed: Handed[] = [];
   const monitorState = { lastClick: -1 };
@@ -482,6 +506,64 @@ async function cpuPhase(config: Config) {
   };
 }
 
+/**
+ * Full duplex with all processing, the player mixing the far end (pulled) and a live click stream, for
+ * `underrunSeconds` while another process keeps one core busy (bounded: it stops by itself): what the device and
+ * the rings lost.
+ */
+async function underrunPhase(config: Config) {
+  const feed = startFeed(MIC_FEED, mic);
+  const load = startCpuLoad(underrunSeconds + 30);
+  const devices = new MediaDevices(config.options);
+  const capture = devices.openInput({
+    inputDevice: MIC,
+    enableAec: true,
+    noiseSuppression: true,
+    highPassFilter: true,
+    autoGainControl: true,
+  });
+  const player = devices.openOutput({ ...config.output, outputDevice: SPEAKER });
+  player.addStream(farEnd());
+  const live = clickFrames(player.deviceStream, [], 2);
+  player.addStream(live, { live: true });
+  await player.start();
+  const latency: number[] = [];
+  capture.on('frame', (_frame, timing) =>
+    latency.push((timing.capturedAt - timing.adcTime) * 1000),
+  );
+  await sleep(WARMUP_MS);
+  latency.length = 0;
+  const load0 = loadavg()[0]!;
+  const c0 = capture.stats;
+  const p0 = player.stats;
+  const in0 = capture.deviceStream.stats;
+  const out0 = player.deviceStream.stats;
+  await sleep(underrunSeconds * 1000);
+  const c1 = capture.stats;
+  const p1 = player.stats;
+  const in1 = capture.deviceStream.stats;
+  const out1 = player.deviceStream.stats;
+  const loadCpuSeconds = load.cpuSeconds();
+  await player.aclose();
+  await capture.aclose();
+  await load.stop();
+  await feed.stop();
+  return {
+    seconds: underrunSeconds,
+    loadAverage1m: [load0, loadavg()[0]!],
+    loadProcessCpuSeconds: loadCpuSeconds === undefined ? null : round(loadCpuSeconds, 1),
+    deviceOutputUnderflows: out1.outputUnderflows - out0.outputUnderflows,
+    deviceInputOverflows: in1.inputOverflows - in0.inputOverflows,
+    playerUnderruns: p1.underruns - p0.underruns,
+    playerUnderrunMs: round(((p1.underrunFrames - p0.underrunFrames) / RATE) * 1000, 1),
+    inputRingOverruns: in1.inputRingOverruns - in0.inputRingOverruns,
+    renderedRingOverruns: out1.renderedRingOverruns - out0.renderedRingOverruns,
+    captureFramesDropped: c1.framesDropped - c0.framesDropped,
+    captureDeviceDroppedFrames: c1.deviceDroppedFrames - c0.deviceDroppedFrames,
+    captureLatencyMs: quantiles(latency),
+  };
+}
+
 /** The same work in a bare AudioProcessingModule, offline: what the processing itself costs. */
 function bareApm(forwardFrames: number, reverseFrames: number, delayMs: number) {
   const apm = new AudioProcessingModule({
@@ -555,12 +637,14 @@ function devicesOnlyPercent(devices: MediaDevices, seconds: number) {
       input: { ...direction, device: MIC },
       sampleRate: RATE,
       framesPerBuffer: devices.blocksize,
+      soundServerBackend: devices.soundServerBackend,
     });
     const output = DeviceStream.open({
       output: { ...direction, device: SPEAKER },
       sampleRate: RATE,
       framesPerBuffer: devices.blocksize,
       captureRendered: true,
+      soundServerBackend: devices.soundServerBackend,
     });
     const silence = new Int16Array(FRAME);
     input.on('input', () => {});
@@ -604,23 +688,89 @@ const results: Record<
   string,
   Partial<Awaited<ReturnType<typeof cpuPhase>>> & Record<string, unknown>
 > = {};
-for (const config of CONFIGS) {
+const selected = onlyConfigs
+  ? onlyConfigs.map((name) => {
+      const config = CONFIGS.find((c) => c.name === name);
+      if (!config) throw new Error(`LK_BENCH_CONFIGS: no configuration ${name}`);
+      return config;
+    })
+  : CONFIGS;
+for (const config of selected) {
+  console.error(`media_devices: ${config.name}`);
   const playout = await playoutPhase(config);
   const cpu = config.playoutOnly ? {} : await cpuPhase(config);
-  results[config.name] = { description: config.description, ...cpu, playout };
+  const underruns = config.underrunPhase ? { underrunsUnderLoad: await underrunPhase(config) } : {};
+  results[config.name] = { description: config.description, ...cpu, playout, ...underruns };
 }
 
 type Full = Awaited<ReturnType<typeof cpuPhase>>;
-const ours = results.ours as Full & Record<string, unknown>;
-const python = results.pythonOriginal as Full & Record<string, unknown>;
-const buffer10Playout = results.oursBuffer10!.playout as Playout;
-const blocks5 = results.oursBlocks5ms as Full & Record<string, unknown>;
 type Playout = Awaited<ReturnType<typeof playoutPhase>> & {
   liveStream: { playoutLatencyMs: { median: number; p99: number } };
   pulledStreamStart: { playoutLatencyMs: { median: number; p99: number } };
 };
-const oursPlayout = ours.playout as Playout;
-const pythonPlayout = python.playout as Playout;
+type Underruns = Awaited<ReturnType<typeof underrunPhase>>;
+const full = (name: string) =>
+  results[name] as (Full & { playout: Playout; underrunsUnderLoad?: Underruns }) | undefined;
+
+/** Ratios of configuration `a` over `b` (below 1: `a` is lower). */
+function ratios(a: string, b: string) {
+  const x = full(a);
+  const y = full(b);
+  if (!x || !y || !x.cpu || !y.cpu) return undefined;
+  return {
+    captureLatencyMedian: ratio(x.captureLatencyMs.median, y.captureLatencyMs.median),
+    captureLatencyP99: ratio(x.captureLatencyMs.p99, y.captureLatencyMs.p99),
+    livePlayoutLatencyMedian: ratio(
+      x.playout.liveStream.playoutLatencyMs.median,
+      y.playout.liveStream.playoutLatencyMs.median,
+    ),
+    livePlayoutLatencyP99: ratio(
+      x.playout.liveStream.playoutLatencyMs.p99,
+      y.playout.liveStream.playoutLatencyMs.p99,
+    ),
+    pulledStreamStartLatencyMedian: ratio(
+      x.playout.pulledStreamStart.playoutLatencyMs.median,
+      y.playout.pulledStreamStart.playoutLatencyMs.median,
+    ),
+    cpuPercent: ratio(x.cpu.percent, y.cpu.percent),
+    devicesOnlyCpuPercent: ratio(
+      x.cpu.breakdownPercent.devicesOnly,
+      y.cpu.breakdownPercent.devicesOnly,
+    ),
+  };
+}
+
+/** The two sound-server paths side by side: the figures the choice of the default rests on. */
+function soundServerPaths() {
+  const pick = (name: string) => {
+    const r = full(name);
+    if (!r) return undefined;
+    return {
+      captureLatencyMs: r.captureLatencyMs && {
+        median: r.captureLatencyMs.median,
+        p99: r.captureLatencyMs.p99,
+      },
+      livePlayoutLatencyMs: {
+        median: r.playout.liveStream.playoutLatencyMs.median,
+        p99: r.playout.liveStream.playoutLatencyMs.p99,
+      },
+      pulledStreamStartMs: r.playout.pulledStreamStart.playoutLatencyMs.median,
+      hostLatencyMs: r.playout.hostLatencyMs,
+      cpuPercent: r.cpu?.percent,
+      devicesOnlyCpuPercent: r.cpu?.breakdownPercent.devicesOnly,
+      underrunsUnderLoad: r.underrunsUnderLoad,
+    };
+  };
+  return {
+    portaudio: pick('ours'),
+    libpulse: pick('oursLibpulse'),
+    libpulseOverPortaudio: ratios('oursLibpulse', 'ours'),
+  };
+}
+
+const ours = full('ours');
+const blocks5 = full('oursBlocks5ms');
+const buffer10Playout = full('oursBuffer10')?.playout;
 console.log(
   JSON.stringify(
     {
@@ -648,39 +798,31 @@ console.log(
           'AudioSource.captureFrame of silence from a 10 ms timer; bareApm as above; rest: what remains (our pipeline)',
         pipelineOverBareApm:
           '(percent - devicesOnly - captureFrameAtPace) / bareApm: the pipeline with its processing, over the processing',
+        underrunsUnderLoad:
+          'full duplex, all processing, the player mixing a pulled and a live stream, for underrunSeconds while ' +
+          'another process spins on one core: device underflows/overflows (the sound server found the stream ' +
+          'late), player underruns (the ring ran dry), ring overruns, capture drops',
+        soundServerPaths:
+          "ours (PortAudio through ALSA's pulse plugin) and oursLibpulse (libpulse) side by side; ratios below 1 " +
+          'favour libpulse',
         bareCaptureFrame:
           'rtc-node AudioSource.captureFrame (queue 0) on the same number of 10 ms frames, back to back, ' +
           'offline: the work only; at real-time pace each call also pays thread wake-ups and costs several times more',
       },
       results,
-      oursOverPython: {
-        captureLatencyMedian: ratio(ours.captureLatencyMs.median, python.captureLatencyMs.median),
-        captureLatencyP99: ratio(ours.captureLatencyMs.p99, python.captureLatencyMs.p99),
-        livePlayoutLatencyMedian: ratio(
-          oursPlayout.liveStream.playoutLatencyMs.median,
-          pythonPlayout.liveStream.playoutLatencyMs.median,
-        ),
-        livePlayoutLatencyP99: ratio(
-          oursPlayout.liveStream.playoutLatencyMs.p99,
-          pythonPlayout.liveStream.playoutLatencyMs.p99,
-        ),
-        pulledStreamStartLatencyMedian: ratio(
-          oursPlayout.pulledStreamStart.playoutLatencyMs.median,
-          pythonPlayout.pulledStreamStart.playoutLatencyMs.median,
-        ),
-        cpuPercent: ratio(ours.cpu.percent, python.cpu.percent),
-      },
-      targets: {
+      soundServerPaths: soundServerPaths(),
+      oursOverPython: ratios('ours', 'pythonOriginal'),
+      targets: ours && {
         captureLatencyMedianAtMost15Ms: ours.captureLatencyMs.median <= 15,
         captureLatencyP99AtMost30Ms: ours.captureLatencyMs.p99 <= 30,
-        livePlayoutLatencyMedianAtMost40Ms: oursPlayout.liveStream.playoutLatencyMs.median <= 40,
+        livePlayoutLatencyMedianAtMost40Ms: ours.playout.liveStream.playoutLatencyMs.median <= 40,
         livePlayoutLatencyMedianAtMost40MsWithBuffer10:
-          buffer10Playout.liveStream.playoutLatencyMs.median <= 40,
-        withBlocks5ms: {
+          buffer10Playout && buffer10Playout.liveStream.playoutLatencyMs.median <= 40,
+        withBlocks5ms: blocks5 && {
           captureLatencyMedianAtMost15Ms: blocks5.captureLatencyMs.median <= 15,
           captureLatencyP99AtMost30Ms: blocks5.captureLatencyMs.p99 <= 30,
           livePlayoutLatencyMedianAtMost40Ms:
-            (blocks5.playout as Playout).liveStream.playoutLatencyMs.median <= 40,
+            blocks5.playout.liveStream.playoutLatencyMs.median <= 40,
           cpuAtMost2xBareApm: blocks5.cpu.overBareApm <= 2,
         },
         cpuAtMost2xBareApm: ours.cpu.overBareApm <= 2,

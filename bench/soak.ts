@@ -19,7 +19,8 @@
  * - `deviceXruns`: PortAudio's callback flags: input overflows/underflows, output underflows/overflows (the device
  *   or the sound server missed its deadline: the scheduler's doing, or the host's);
  * - `rings`: the lock-free rings between the audio thread and JavaScript: input overruns and the samples they lost,
- *   output underruns (the player's underruns: the device found the mix short) and the silence played, rendered-audio
+ *   output underruns (the player's underruns: callbacks in which a source of the mix was short) and the silence
+ *   that left in the mix (per underrun, the longest shortfall), rendered-audio
  *   overruns (blocks the echo canceller never saw) - JavaScript starvation, or a burst from a stalled sound server;
  * - `capture`: 10 ms frames published, frames the subscriber received, frames dropped from the capture queue and
  *   how many of them the device's bursts forced (`burstExcessFrames`: frames beyond the queue's capacity delivered
@@ -32,8 +33,8 @@
  *   (silence mixed in for a source with nothing ready), reverse frames fed to the echo canceller, errors, 10 ms
  *   frames fed into the live track (fewer than 100 a second: its feeder, on this event loop, fell behind), restarts
  *   of the pulled stream;
- * - `queuedOutputMs`: the player's ring (`player.bufferedFrames`), and `liveBacklogMs`: the live track's own
- *   backlog (what it delivered that waits to be mixed), each sampled right after every wake-up that mixed, max and
+ * - `queuedOutputMs`: the live track's ring in the device's mixer, and `liveBacklogMs`: the live track's own
+ *   backlog (what it delivered that waits for room in that ring), each sampled right after every wake-up, max and
  *   mean, against `latencyCapMs`;
  * - `memoryMB` (RSS, V8 heap used) at the window's end; `eventLoopDelayMs` p99/max (perf_hooks, 1 ms resolution);
  *   `eventLoopStalledMs`: the event loop's time lost in stalls (a 1 ms timer's gaps beyond 10 ms, summed), which
@@ -189,15 +190,26 @@ async function* pulledSpeech(samples: Int16Array, seconds: number): AsyncGenerat
   }
 }
 
-/** The player's private buffer of a track, read for its backlog only. */
-const trackSourceOf = (player: OutputPlayer, track: LoopedTrack) =>
-  (player as unknown as { tracks: Map<unknown, { bufferedFrames: number }> }).tracks.get(
-    track.track,
-  );
-
-/** Samples per channel the player has mixed into its ring since it opened (private), to tell when it mixed. */
-const writtenFramesOf = (player: OutputPlayer) =>
-  (player as unknown as { writtenFrames: number }).writtenFrames;
+/**
+ * A track's audio waiting in the player (private, read for the benchmark only), samples per channel: its backlog
+ * and what its ring in the device's mixer holds (at the device's rate, which is the player's here).
+ */
+function trackQueueOf(
+  player: OutputPlayer,
+  track: LoopedTrack,
+): { backlog: number; ring: number } | undefined {
+  const internals = player as unknown as {
+    tracks: Map<unknown, { bufferedFrames: number }>;
+    link: {
+      mixer: { bufferedFrames(slot: number): number };
+      feeds: Map<unknown, { slot: number }>;
+    };
+  };
+  const source = internals.tracks.get(track.track);
+  const feed = source && internals.link.feeds.get(source);
+  if (!source || !feed) return undefined;
+  return { backlog: source.bufferedFrames, ring: internals.link.mixer.bufferedFrames(feed.slot) };
+}
 
 /** Every cumulative counter the run reports, read at one moment. */
 interface Snapshot {
@@ -232,8 +244,8 @@ function difference(a: Snapshot, b: Snapshot, blockMs: number) {
   const rings = {
     inputOverruns: inp('inputRingOverruns'),
     inputDroppedMs: round(inp('inputDroppedFrames') / (RATE / 1000), 1),
-    outputUnderruns: out('outputRingUnderruns'),
-    outputSilenceMs: round(out('outputSilenceFrames') / (RATE / 1000), 1),
+    outputUnderruns: ply('underruns'),
+    outputSilenceMs: round(ply('underrunFrames') / (RATE / 1000), 1),
     renderedOverruns: out('renderedRingOverruns'),
   };
   const capture = {
@@ -388,21 +400,16 @@ try {
   let liveBacklog = new MaxMean();
   live = new LoopedTrack('soak-far-live', farLive);
   const liveTrack = live;
-  // Sampled at the wake-ups that mixed: the player's own 'writable' listener mixes, and these run before and after
-  // it. (A wake-up finding the ring still full mixes nothing, and the live backlog is trimmed only when it mixes.)
-  let writtenBefore = 0;
-  player.deviceStream.prependListener('writable', () => (writtenBefore = writtenFramesOf(playing)));
+  // Sampled after the player's own 'writable' listener has topped up the track's ring (it was added first).
   player.deviceStream.on('writable', () => {
-    if (writtenFramesOf(playing) === writtenBefore) return;
-    const ringMs = playing.bufferedFrames / (RATE / 1000);
+    const queue = trackQueueOf(playing, liveTrack);
+    if (!queue) return;
+    const ringMs = queue.ring / (RATE / 1000);
     queued.add(ringMs);
     maxQueuedMs = Math.max(maxQueuedMs, ringMs);
-    const source = trackSourceOf(playing, liveTrack);
-    if (source) {
-      const backlogMs = source.bufferedFrames / (RATE / 1000);
-      liveBacklog.add(backlogMs);
-      maxLiveBacklogMs = Math.max(maxLiveBacklogMs, backlogMs);
-    }
+    const backlogMs = queue.backlog / (RATE / 1000);
+    liveBacklog.add(backlogMs);
+    maxLiveBacklogMs = Math.max(maxLiveBacklogMs, backlogMs);
   });
 
   await player.addTrack(live.track);

@@ -7,12 +7,13 @@
 #include <mutex>
 #include <set>
 
-class AudioStream;
+class OpenStream;
 
 struct AddonState {
   bool portAudioReady = false;
-  std::set<AudioStream*> openStreams;
+  std::set<OpenStream*> openStreams;  // PortAudio and libpulse streams alike
   Napi::FunctionReference streamConstructor;
+  Napi::FunctionReference mixerClass;  // SourceMixer, to check what is handed to an AudioStream
 };
 
 // JavaScript thread of the environment, holding PortAudioLock().

@@ -42,11 +42,12 @@ Napi::Function AudioStream::Define(Napi::Env env) {
 
 // new AudioStream({ inputDevice, inputChannels, outputDevice, outputChannels, sampleRate, framesPerBuffer,
 //                   inputLatency, outputLatency, ringFrames, captureRendered, realtimeScheduling, onWake, owner,
-//                   inputServerDevice, outputServerDevice })
+//                   inputServerDevice, outputServerDevice, mixer })
 // onWake is called with `this` = owner on the JavaScript thread after device callbacks.
 // Latencies are in seconds (PortAudio's unit); validation with friendly messages happens in TypeScript.
 // inputServerDevice / outputServerDevice name a sound-server source / sink, opened through the ALSA PCM that
 // inputDevice / outputDevice index (whose latencies then apply); see sound_server_pcm.h.
+// mixer: a SourceMixer with the output's channels, mixed into the output at every callback, for this stream only.
 AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStream>(info) {
   Napi::Env env = info.Env();
   EnsurePortAudio(env);
@@ -110,6 +111,7 @@ AudioStream::AudioStream(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Audi
     throw Napi::Error::New(env, std::string(key) + " needs ALSA");
 #endif
   };
+  mixer_ = AttachMixer(env, o, outputChannels_, &mixerRef_);
   if (inputChannels_ > 0) toServerDevice(in, "inputServerDevice", inString, inAlsa);
   if (outputChannels_ > 0) toServerDevice(out, "outputServerDevice", outString, outAlsa);
 
@@ -190,6 +192,8 @@ void AudioStream::CloseNow() {
       input_.release();
       output_.release();
       rendered_.release();
+      mixerRef_.SuppressDestruct();
+      mixer_ = nullptr;
     }
     stream_ = nullptr;
     Env().GetInstanceData<AddonState>()->openStreams.erase(this);
@@ -203,6 +207,11 @@ void AudioStream::CloseNow() {
     started_ = false;
     owner_.Unref();
   }
+  if (mixer_) {
+    mixer_->SetRunning(false);
+    mixer_ = nullptr;
+  }
+  mixerRef_.Reset();
   delete asyncContext_;
   asyncContext_ = nullptr;
   onWake_.Reset();
@@ -246,6 +255,7 @@ int AudioStream::OnAudio(const void* input, void* output, unsigned long frames, 
         c.outputSilenceFrames.fetch_add((want - got) / self->outputChannels_, std::memory_order_relaxed);
       }
     }
+    if (self->mixer_) self->mixer_->MixInto(out, frames);
     if (self->rendered_) {
       const BlockInfo block{time->currentTime, time->inputBufferAdcTime, time->outputBufferDacTime,
                             self->outputPosition_, n, static_cast<double>(flags)};
@@ -287,6 +297,7 @@ Napi::Value AudioStream::Start(const Napi::CallbackInfo& info) {
   PaError err = Pa_StartStream(stream_);
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot start the audio stream");
   started_ = true;
+  if (mixer_) mixer_->SetRunning(true);
   owner_.Ref();  // a running stream (and its owner) must not be collected; its wake-up handle keeps the loop alive
   uv_ref(reinterpret_cast<uv_handle_t*>(wake_));
   return info.Env().Undefined();
@@ -297,6 +308,8 @@ Napi::Value AudioStream::Stop(const Napi::CallbackInfo& info) {
   if (!stream_ || !started_) return info.Env().Undefined();
   PaError err = Pa_StopStream(stream_);
   started_ = false;
+  // A stream that failed to stop may still call back: its mixer stays in the callback's hands.
+  if (mixer_ && err == paNoError) mixer_->SetRunning(false);
   owner_.Unref();
   uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
   if (err != paNoError) ThrowPaError(info.Env(), err, "cannot stop the audio stream");
@@ -313,47 +326,21 @@ Napi::Value AudioStream::Close(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Returns { samples: Int16Array (interleaved), blocks: Float64Array (6 numbers per block, see BlockInfo) } or null.
-Napi::Value AudioStream::Drain(Napi::Env env, TimedRing& ring) {
-  const size_t blockCount = ring.blocks.readable();
-  if (blockCount == 0) return env.Null();
-  Napi::Float64Array blocks = Napi::Float64Array::New(env, blockCount * kBlockInfoDoubles);
-  ring.blocks.read(reinterpret_cast<BlockInfo*>(blocks.Data()), blockCount);
-  size_t frames = 0;
-  for (size_t i = 0; i < blockCount; i++) frames += static_cast<size_t>(blocks[i * kBlockInfoDoubles + 4]);
-  Napi::Int16Array samples = Napi::Int16Array::New(env, frames * ring.channels);
-  ring.samples.read(samples.Data(), frames * ring.channels);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("samples", samples);
-  result.Set("blocks", blocks);
-  return result;
-}
-
 Napi::Value AudioStream::ReadInput(const Napi::CallbackInfo& info) {
   if (!input_) throw Napi::Error::New(info.Env(), "the stream has no input");
-  return Drain(info.Env(), *input_);
+  return DrainTimedRing(info.Env(), *input_);
 }
 
 Napi::Value AudioStream::ReadRendered(const Napi::CallbackInfo& info) {
   if (!rendered_) throw Napi::Error::New(info.Env(), "the stream was not opened with captureRendered");
-  return Drain(info.Env(), *rendered_);
+  return DrainTimedRing(info.Env(), *rendered_);
 }
 
 // write(samples: Int16Array) -> frames accepted (as many whole frames as fit in the output ring).
 Napi::Value AudioStream::Write(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckOpen(env);
-  if (!output_) throw Napi::Error::New(env, "the stream has no output");
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int16_array)
-    throw Napi::TypeError::New(env, "write expects an Int16Array");
-  Napi::Int16Array samples = info[0].As<Napi::Int16Array>();
-  const size_t channels = static_cast<size_t>(outputChannels_);
-  if (samples.ElementLength() % channels != 0)
-    throw Napi::RangeError::New(env, "sample count is not a multiple of the channel count");
-  const size_t frames = std::min(samples.ElementLength() / channels, output_->writable() / channels);
-  output_->writeAll(samples.Data(), frames * channels);
-  if (frames > 0) outputPrimed_.store(true, std::memory_order_relaxed);
-  return Napi::Number::New(env, static_cast<double>(frames));
+  CheckOpen(info.Env());
+  if (!output_) throw Napi::Error::New(info.Env(), "the stream has no output");
+  return WriteOutputRing(info, *output_, static_cast<size_t>(outputChannels_), outputPrimed_);
 }
 
 Napi::Value AudioStream::OutputBufferedFrames(const Napi::CallbackInfo& info) {
@@ -367,22 +354,7 @@ Napi::Value AudioStream::OutputWritableFrames(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value AudioStream::Counters(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* key, const std::atomic<uint64_t>& v) {
-    o.Set(key, Napi::Number::New(env, static_cast<double>(v.load(std::memory_order_relaxed))));
-  };
-  set("callbacks", counters_.callbacks);
-  set("inputOverflows", counters_.inputOverflows);
-  set("inputUnderflows", counters_.inputUnderflows);
-  set("outputUnderflows", counters_.outputUnderflows);
-  set("outputOverflows", counters_.outputOverflows);
-  set("inputRingOverruns", counters_.inputRingOverruns);
-  set("inputDroppedFrames", counters_.inputDroppedFrames);
-  set("outputRingUnderruns", counters_.outputRingUnderruns);
-  set("outputSilenceFrames", counters_.outputSilenceFrames);
-  set("renderedRingOverruns", counters_.renderedRingOverruns);
-  return o;
+  return CountersToObject(info.Env(), counters_);
 }
 
 // { inputLatency, outputLatency (s), sampleRate (Hz) } as PortAudio settled them at open.

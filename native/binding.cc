@@ -1,4 +1,5 @@
-// Entry point of the native addon: PortAudio's host APIs and devices, and the AudioStream class.
+// Entry point of the native addon: PortAudio's host APIs and devices, the AudioStream class (PortAudio), the
+// PulseStream class (libpulse, for sound-server devices) and the SourceMixer class (the player's sources).
 // Policy (device choice, framing, processing) lives in TypeScript; this file only reports what PortAudio sees.
 #include <napi.h>
 #include <portaudio.h>
@@ -13,7 +14,9 @@
 #include "audio_stream.h"
 #include "pulse_devices.h"
 #include "pulse_library.h"
+#include "pulse_stream.h"
 #include "quiet_stderr.h"
+#include "source_mixer.h"
 
 std::recursive_mutex& PortAudioLock() {
   static std::recursive_mutex lock;
@@ -160,7 +163,7 @@ Napi::Value OpenStreamCount(const Napi::CallbackInfo& info) {
 // must not touch the process's state while it exits, and closing a stream on a stalled sound server would block
 // the exit; the system releases the devices when the process ends.
 Napi::Value QuiesceAllStreams(const Napi::CallbackInfo& info) {
-  for (AudioStream* stream : info.Env().GetInstanceData<AddonState>()->openStreams) stream->MakeInert();
+  for (OpenStream* stream : info.Env().GetInstanceData<AddonState>()->openStreams) stream->MakeInert();
   return info.Env().Undefined();
 }
 
@@ -181,6 +184,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function streamClass = AudioStream::Define(env);
   state->streamConstructor = Napi::Persistent(streamClass);
   exports.Set("AudioStream", streamClass);
+  Napi::Function mixerClass = SourceMixer::Define(env);
+  state->mixerClass = Napi::Persistent(mixerClass);
+  exports.Set("SourceMixer", mixerClass);
+  exports.Set("PulseStream", DefinePulseStream(env));
   exports.Set("setQuietProbe", Napi::Function::New(env, SetQuietProbe));
   exports.Set("listHostApis", Napi::Function::New(env, ListHostApis));
   exports.Set("listDevices", Napi::Function::New(env, ListDevices));

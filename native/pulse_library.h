@@ -41,7 +41,32 @@
   X(strerror, pa_strerror)                                             \
   X(rtclock_now, pa_rtclock_now)                                       \
   X(gettimeofday, pa_gettimeofday)                                     \
-  X(timeval_add, pa_timeval_add)
+  X(timeval_add, pa_timeval_add)                                       \
+  X(threaded_mainloop_wait, pa_threaded_mainloop_wait)                 \
+  X(threaded_mainloop_signal, pa_threaded_mainloop_signal)             \
+  X(stream_new, pa_stream_new)                                         \
+  X(stream_connect_playback, pa_stream_connect_playback)               \
+  X(stream_connect_record, pa_stream_connect_record)                   \
+  X(stream_disconnect, pa_stream_disconnect)                           \
+  X(stream_unref, pa_stream_unref)                                     \
+  X(stream_get_state, pa_stream_get_state)                             \
+  X(stream_set_state_callback, pa_stream_set_state_callback)           \
+  X(stream_set_read_callback, pa_stream_set_read_callback)             \
+  X(stream_set_write_callback, pa_stream_set_write_callback)           \
+  X(stream_set_underflow_callback, pa_stream_set_underflow_callback)   \
+  X(stream_set_overflow_callback, pa_stream_set_overflow_callback)     \
+  X(stream_peek, pa_stream_peek)                                       \
+  X(stream_drop, pa_stream_drop)                                       \
+  X(stream_begin_write, pa_stream_begin_write)                         \
+  X(stream_cancel_write, pa_stream_cancel_write)                       \
+  X(stream_write, pa_stream_write)                                     \
+  X(stream_writable_size, pa_stream_writable_size)                     \
+  X(stream_readable_size, pa_stream_readable_size)                     \
+  X(stream_get_latency, pa_stream_get_latency)                         \
+  X(stream_get_buffer_attr, pa_stream_get_buffer_attr)                 \
+  X(stream_cork, pa_stream_cork)                                       \
+  X(stream_get_timing_info, pa_stream_get_timing_info)                 \
+  X(threaded_mainloop_in_thread, pa_threaded_mainloop_in_thread)
 
 // The libpulse functions, each with libpulse's own signature: `pulse->context_new(...)` calls `pa_context_new`.
 struct PulseLibrary {

@@ -150,10 +150,14 @@ export const FAULTS: readonly Fault[] = [
     file: 'src/output_player.ts',
     edits: [
       {
-        search: '        this.writtenFrames += stream.write(this.block);\n',
+        search: '  private fillScheduled = false;\n',
+        replace: '  private fillScheduled = false;\n  private faultBlocks = 0;\n',
+      },
+      {
+        search: '        mixer.write(feed.slot, samples);\n',
         replace:
-          '        if (this.writtenFrames % stream.sampleRate === 0) this.block.fill(0);\n' +
-          '        this.writtenFrames += stream.write(this.block);\n',
+          '        if (++this.faultBlocks % 100 === 0) samples.fill(0);\n' +
+          '        mixer.write(feed.slot, samples);\n',
       },
     ],
     tests: ['test/output_player.test.ts'],

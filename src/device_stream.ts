@@ -1,6 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { AudioDevice, DeviceSelector } from './audio_device.js';
 import { DeviceCatalog, type CatalogEntry } from './backend/device_catalog.js';
+import {
+  pulseAdjustLatency,
+  soundServerBackend,
+  type SoundServerBackend,
+} from './backend/sound_server_backend.js';
 import { throughSoundServer } from './backend/sound_server_route.js';
 import { closeNativeStream } from './backend/stream_closer.js';
 import {
@@ -8,6 +13,7 @@ import {
   nativeBinding,
   type NativeAudioStream,
   type NativeChunk,
+  type NativeSourceMixer,
   type NativeStreamCounters,
 } from './backend/native_binding.js';
 import {
@@ -23,6 +29,8 @@ export const MIN_SAMPLE_RATE = 8000;
 /** @see MIN_SAMPLE_RATE */
 export const MAX_SAMPLE_RATE = 384000;
 const MAX_FRAMES_PER_BUFFER = 65536;
+// Longest a libpulse stream's open waits for the server to accept it (ms); PortAudio's ALSA plugin has its own.
+const PULSE_OPEN_TIMEOUT_MS = 2000;
 
 /** One direction of a {@link DeviceStream}. */
 export interface DeviceStreamDirection {
@@ -56,6 +64,15 @@ export interface DeviceStreamOptions {
    * ALSA: SCHED_FIFO, which needs root or an rtprio limit; elsewhere the host decides). Default true.
    */
   realtimeScheduling?: boolean;
+  /**
+   * How a stream whose devices are all sound-server sinks or sources (`hostApi: 'PulseAudio'`) reaches the server:
+   * `'libpulse'` (its own protocol, exact buffer sizes) or `'portaudio'` (through ALSA's `pulse` plugin). Other
+   * devices always use PortAudio. Default: the environment variable `LK_AUDIO_SOUND_SERVER_BACKEND`, else
+   * `DEFAULT_SOUND_SERVER_BACKEND`.
+   */
+  soundServerBackend?: SoundServerBackend;
+  /** @internal Sources mixed into the output at every callback, after what {@link DeviceStream.write} gave it. */
+  mixer?: NativeSourceMixer;
 }
 
 /** Timing of one device callback's worth of audio. Times are seconds on the stream's clock ({@link DeviceStream.time}). */
@@ -138,7 +155,9 @@ function latencySeconds(
 }
 
 /**
- * A PortAudio stream on one device (or two, full duplex) moving int16 samples through lock-free rings.
+ * A device stream on one device (or two, full duplex) moving int16 samples through lock-free rings: PortAudio, or
+ * for sound-server devices optionally libpulse ({@link DeviceStreamOptions.soundServerBackend}), with the same
+ * behaviour.
  * The audio thread never waits for JavaScript: when JavaScript falls behind, the rings overrun or underrun and
  * {@link DeviceStream.stats} counts it. A started stream keeps the process alive until it is stopped or closed.
  */
@@ -153,6 +172,9 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
   readonly inputDevice?: AudioDevice;
   /** The output device, if any. */
   readonly outputDevice?: AudioDevice;
+
+  /** What drives the stream: PortAudio, or libpulse for sound-server devices (see `soundServerBackend`). */
+  readonly backend: SoundServerBackend;
 
   private readonly captureRendered: boolean;
   private native: NativeAudioStream | undefined;
@@ -192,6 +214,66 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     if (inputEntry) this.inputDevice = inputEntry.device;
     if (outputEntry) this.outputDevice = outputEntry.device;
 
+    const serverBackend = soundServerBackend(options.soundServerBackend);
+    const onServer = (entry: CatalogEntry | undefined): boolean =>
+      entry === undefined || entry.target.serverDevice !== undefined;
+    this.backend =
+      serverBackend === 'libpulse' && onServer(inputEntry) && onServer(outputEntry)
+        ? 'libpulse'
+        : 'portaudio';
+    const inputLatency =
+      inputEntry && input
+        ? latencySeconds(
+            'input.latencyMs',
+            input.latencyMs,
+            inputEntry.device.defaultLowInputLatencyMs,
+            inputEntry.device.defaultHighInputLatencyMs,
+          )
+        : undefined;
+    const outputLatency =
+      outputEntry && output
+        ? latencySeconds(
+            'output.latencyMs',
+            output.latencyMs,
+            outputEntry.device.defaultLowOutputLatencyMs,
+            outputEntry.device.defaultHighOutputLatencyMs,
+          )
+        : undefined;
+
+    if (this.backend === 'libpulse') {
+      try {
+        this.native = new (nativeBinding().PulseStream)({
+          sampleRate,
+          framesPerBuffer,
+          ringFrames,
+          captureRendered: options.captureRendered ?? false,
+          realtimeScheduling: options.realtimeScheduling ?? true,
+          adjustLatency: pulseAdjustLatency(),
+          ...(options.mixer ? { mixer: options.mixer } : {}),
+          openTimeoutMs: PULSE_OPEN_TIMEOUT_MS,
+          onWake: DeviceStream.wake,
+          owner: this,
+          ...(inputEntry && input
+            ? {
+                inputServerDevice: inputEntry.target.serverDevice!,
+                inputChannels: input.channels,
+                inputLatency: inputLatency!,
+              }
+            : {}),
+          ...(outputEntry && output
+            ? {
+                outputServerDevice: outputEntry.target.serverDevice!,
+                outputChannels: output.channels,
+                outputLatency: outputLatency!,
+              }
+            : {}),
+        });
+      } catch (error) {
+        throw DeviceStream.backendError(error);
+      }
+      return;
+    }
+
     try {
       this.native = new (nativeBinding().AudioStream)({
         sampleRate,
@@ -199,6 +281,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
         ringFrames,
         captureRendered: options.captureRendered ?? false,
         realtimeScheduling: options.realtimeScheduling ?? true,
+        ...(options.mixer ? { mixer: options.mixer } : {}),
         ...(inputEntry?.target.serverDevice !== undefined
           ? { inputServerDevice: inputEntry.target.serverDevice }
           : {}),
@@ -212,24 +295,14 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
           ? {
               inputDevice: inputEntry.target.portAudioIndex,
               inputChannels: input.channels,
-              inputLatency: latencySeconds(
-                'input.latencyMs',
-                input.latencyMs,
-                inputEntry.device.defaultLowInputLatencyMs,
-                inputEntry.device.defaultHighInputLatencyMs,
-              ),
+              inputLatency: inputLatency!,
             }
           : {}),
         ...(outputEntry && output
           ? {
               outputDevice: outputEntry.target.portAudioIndex,
               outputChannels: output.channels,
-              outputLatency: latencySeconds(
-                'output.latencyMs',
-                output.latencyMs,
-                outputEntry.device.defaultLowOutputLatencyMs,
-                outputEntry.device.defaultHighOutputLatencyMs,
-              ),
+              outputLatency: outputLatency!,
             }
           : {}),
       });
@@ -359,7 +432,8 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     this.removeAllListeners();
     if (!native) return;
     this.finalStats = native.counters();
-    closeNativeStream(native, this.viaSoundServer);
+    // A libpulse stream's close never waits on the server; PortAudio's through the ALSA plugin may.
+    closeNativeStream(native, this.viaSoundServer && this.backend === 'portaudio');
   }
 
   /** @internal Whether the stream's audio passes through the sound server. */

@@ -24,3 +24,8 @@ export * from './output_player.js';
 export type { DeviceChange, DeviceChangeReason } from './device_switch.js';
 export type { PlaybackSourceStats } from './playback_source.js';
 export { NO_SOUND_SERVER_LIBRARY_WARNING } from './backend/sound_server_warning.js';
+export {
+  DEFAULT_SOUND_SERVER_BACKEND,
+  SOUND_SERVER_BACKEND_ENV,
+  type SoundServerBackend,
+} from './backend/sound_server_backend.js';

@@ -1,3 +1,4 @@
+import { soundServerBackend, type SoundServerBackend } from './backend/sound_server_backend.js';
 import { AudioResampler, AudioResamplerQuality, AudioSource } from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from './audio_device.js';
@@ -13,7 +14,13 @@ import { AudioBackendError, DeviceCapabilityError, InvalidOptionError } from './
 import { InputCapture, releaseCaptureDevice, type CaptureDevice } from './input_capture.js';
 import { emitIsolated, reportUncaught } from './listener_isolation.js';
 import { openAllOrNothing } from './open_all_or_nothing.js';
-import { OutputPlayer, releasePlaybackDevice, type PlaybackDevice } from './output_player.js';
+import type { NativeSourceMixer } from './backend/native_binding.js';
+import {
+  createSourceMixer,
+  OutputPlayer,
+  releasePlaybackDevice,
+  type PlaybackDevice,
+} from './output_player.js';
 import { SharedAudioProcessing } from './shared_audio_processing.js';
 
 /** Options of {@link MediaDevices.openInput}. Processing options default to on, as in a call. */
@@ -99,6 +106,12 @@ export interface MediaDevicesOptions {
    * a 100 ms blocksize reproduces the Python original's configuration, at 100 ms more delay.
    */
   latencyMs?: number | 'low' | 'high';
+  /**
+   * How streams on sound-server devices (PulseAudio / PipeWire sinks and sources) reach the server: `'libpulse'`
+   * or `'portaudio'` (through ALSA's `pulse` plugin); see {@link DeviceStreamOptions.soundServerBackend}. Default:
+   * the environment variable `LK_AUDIO_SOUND_SERVER_BACKEND`, else `DEFAULT_SOUND_SERVER_BACKEND`.
+   */
+  soundServerBackend?: SoundServerBackend;
 }
 
 // 10 ms frames must hold whole samples: 44100 Hz is fine (441), 22050 Hz is not.
@@ -177,6 +190,8 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   readonly blocksize: number;
   /** Device latency asked of the host (ms, or the device's own low/high suggestion). */
   readonly latencyMs: number | 'low' | 'high';
+  /** How streams on sound-server devices reach the server (see {@link MediaDevicesOptions.soundServerBackend}). */
+  readonly soundServerBackend: SoundServerBackend;
 
   private readonly processing = new SharedAudioProcessing();
   private readonly watcher = new DeviceChangeWatcher(
@@ -209,6 +224,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
     }
     this.blocksize = blocksize;
     this.latencyMs = options.latencyMs ?? 'low';
+    this.soundServerBackend = soundServerBackend(options.soundServerBackend);
   }
 
   /** Every device, inputs and outputs, in index order (like the browser's `enumerateDevices`). */
@@ -360,6 +376,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
           input: { device: entry.device.index, channels, latencyMs: this.latencyMs },
           sampleRate,
           framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+          soundServerBackend: this.soundServerBackend,
         })),
         (s) => s.close(),
       );
@@ -410,7 +427,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
     const entry = this.pick(catalog, options.outputDevice, 'audiooutput');
     this.processing.checkRendererFree();
     const openDevice = (next: CatalogEntry, nextCatalog: DeviceCatalog): PlaybackDevice =>
-      this.openPlaybackDevice(next, nextCatalog, options.deviceSampleRate);
+      this.openPlaybackDevice(next, nextCatalog, options.deviceSampleRate, bufferMs);
     return openAllOrNothing((take) => {
       const device = take(openDevice(entry, catalog), (d) => releasePlaybackDevice(d));
       return new OutputPlayer({
@@ -428,36 +445,45 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   }
 
   /**
-   * Opens (not starts) an output stream on a device for a player, with resamplers between `outputSampleRate` and
-   * the device's rate when it runs at another one. All or nothing.
+   * Opens (not starts) an output stream on a device for a player, with its mixer and, when the device runs at
+   * another rate than `outputSampleRate`, a resampler of what it played back to that rate. All or nothing.
    */
   private openPlaybackDevice(
     entry: CatalogEntry,
     catalog: DeviceCatalog,
     deviceSampleRate: number | undefined,
+    bufferMs: number,
   ): PlaybackDevice {
     return openAllOrNothing((take) => {
+      let mixer: NativeSourceMixer | undefined;
       const stream = take(
-        this.openStream(catalog, entry, deviceSampleRate, this.outputSampleRate, (sampleRate) => ({
-          output: {
-            device: entry.device.index,
-            channels: this.numChannels,
-            latencyMs: this.latencyMs,
-          },
-          sampleRate,
-          framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
-          captureRendered: true,
-        })),
+        this.openStream(catalog, entry, deviceSampleRate, this.outputSampleRate, (sampleRate) => {
+          mixer = createSourceMixer(this.numChannels, sampleRate, bufferMs);
+          return {
+            output: {
+              device: entry.device.index,
+              channels: this.numChannels,
+              latencyMs: this.latencyMs,
+            },
+            sampleRate,
+            framesPerBuffer: this.framesPerBuffer(sampleRate, this.inputSampleRate),
+            captureRendered: true,
+            mixer,
+            soundServerBackend: this.soundServerBackend,
+          };
+        }),
         (s) => s.close(),
       );
-      if (stream.sampleRate === this.outputSampleRate) {
-        return { stream, toDevice: undefined, fromDevice: undefined };
-      }
-      const resampler = (from: number, to: number): AudioResampler =>
-        new AudioResampler(from, to, this.numChannels, AudioResamplerQuality.HIGH);
-      const toDevice = take(resampler(this.outputSampleRate, stream.sampleRate), (r) => r.close());
-      const fromDevice = resampler(stream.sampleRate, this.outputSampleRate);
-      return { stream, toDevice, fromDevice };
+      const fromDevice =
+        stream.sampleRate === this.outputSampleRate
+          ? undefined
+          : new AudioResampler(
+              stream.sampleRate,
+              this.outputSampleRate,
+              this.numChannels,
+              AudioResamplerQuality.HIGH,
+            );
+      return { stream, mixer: mixer!, fromDevice };
     });
   }
 

@@ -1,7 +1,15 @@
-import { AudioFrame, AudioStream, Track, TrackKind, type AudioResampler } from '@livekit/rtc-node';
+import {
+  AudioFrame,
+  AudioResampler,
+  AudioResamplerQuality,
+  AudioStream,
+  Track,
+  TrackKind,
+} from '@livekit/rtc-node';
 import { EventEmitter } from 'node:events';
 import type { AudioDevice, DeviceSelector } from './audio_device.js';
 import type { CatalogEntry, DeviceCatalog } from './backend/device_catalog.js';
+import { nativeBinding, type NativeSourceMixer } from './backend/native_binding.js';
 import type { DeviceStream, TimedAudio } from './device_stream.js';
 import { DeferredEvents } from './deferred_events.js';
 import {
@@ -10,7 +18,12 @@ import {
   type DeviceChangeSource,
   type SwitchableDevice,
 } from './device_switch.js';
-import { DeviceLostError, InvalidOptionError, MediaDevicesError } from './errors.js';
+import {
+  AudioBackendError,
+  DeviceLostError,
+  InvalidOptionError,
+  MediaDevicesError,
+} from './errors.js';
 import { DeviceWatchdog } from './device_watchdog.js';
 import { FrameSlicer } from './frame_slicer.js';
 import { emitIsolated, reportUncaught } from './listener_isolation.js';
@@ -34,9 +47,9 @@ export interface AddStreamOptions {
 export interface OutputPlayerStats {
   /** Samples per channel the device played (silence included), at the device's rate. */
   renderedFrames: number;
-  /** Device callbacks that found the player's ring empty (the mix fell behind); silence was played. */
+  /** Device callbacks in which a playing source had too little audio ready (it fell behind); silence filled in. */
   underruns: number;
-  /** Samples per channel of silence played because of underruns. */
+  /** Samples per channel of silence that left in the mix: per underrun, the longest shortfall of a source. */
   underrunFrames: number;
   /** Device callbacks PortAudio flagged as output underflow. */
   deviceUnderflows: number;
@@ -117,26 +130,67 @@ export interface OutputPlayerEvents {
   trackEnded: [track: Track];
 }
 
+const BLOCK_MS = 10;
+/** The most sources a player mixes at once. */
+const MAX_SOURCES = 32;
+// A pulled source's audio waiting in its mixer ring (ms): the event-loop stall it rides out. It costs no latency (a
+// new stream is heard at the next callback) but what it holds is not played when the stream is removed.
+const PULLED_CUSHION_MS = 100;
+// The longest a device switched away from plays out its last audio (ms): its sources' rings and the host's buffer
+// hold about 20-120 ms with the default options.
+const RETIRE_LIMIT_MS = 500;
+// How far ahead a pull source is read (ms): enough to ride out a slow iterator, small enough to stay responsive.
+const PREFETCH_MS = 200;
+/** The largest gain of a source (see OutputPlayer.setGain): +24 dB. */
+const MAX_GAIN = 16;
+
 /**
- * @internal A device opened for playback: its output stream (with the rendered audio captured) and, when the device
- * runs at another rate than the player, the resamplers to and from the device's rate.
+ * @internal A device opened for playback: its output stream (with the rendered audio captured), the mixer its
+ * callback mixes the sources with and, when the device runs at another rate than the player, the resampler of what
+ * it played back to the player's rate.
  */
 export interface PlaybackDevice {
   stream: DeviceStream;
-  toDevice: AudioResampler | undefined;
+  mixer: NativeSourceMixer;
   fromDevice: AudioResampler | undefined;
 }
 
-/** @internal Closes a playback device's stream and resamplers. */
+/** @internal Closes a playback device's stream and resampler. */
 export function releasePlaybackDevice(device: PlaybackDevice): void {
   device.stream.close();
-  device.toDevice?.close();
   device.fromDevice?.close();
+}
+
+/**
+ * @internal The mixer of a player's device at `sampleRate` (the device's): room per source for the larger of the two
+ * cushions and two 10 ms blocks.
+ */
+export function createSourceMixer(
+  channels: number,
+  sampleRate: number,
+  bufferMs: number,
+): NativeSourceMixer {
+  const ringMs = Math.max(PULLED_CUSHION_MS, bufferMs) + 2 * BLOCK_MS;
+  return new (nativeBinding().SourceMixer)({
+    channels,
+    sources: MAX_SOURCES,
+    ringFrames: Math.ceil((sampleRate * ringMs) / 1000),
+  });
+}
+
+/** One source's place in one device's mixer. */
+interface SourceFeed {
+  slot: number;
+  /** From the player's rate to the device's, when they differ. */
+  toDevice: AudioResampler | undefined;
+  /** The mixer's count of the source's starved frames, as last noted. */
+  starvedFrames: number;
 }
 
 /** One device the player plays on. */
 interface PlaybackLink extends PlaybackDevice {
   watchdog: DeviceWatchdog | undefined;
+  feeds: Map<PlaybackSource, SourceFeed>;
 }
 
 /** @internal What MediaDevices.openOutput hands to an OutputPlayer. */
@@ -155,19 +209,14 @@ export interface OutputPlayerParts {
   bufferMs: number;
 }
 
-const BLOCK_MS = 10;
-// The longest a device switched away from plays out its last audio (ms): its ring and the host's buffer hold about
-// 20-60 ms with the default options.
-const RETIRE_LIMIT_MS = 500;
-// How far ahead a pull source is read (ms): enough to ride out a slow iterator, small enough to stay responsive.
-const PREFETCH_MS = 200;
-
 /**
  * Plays remote tracks and any stream of frames on a speaker, opened by {@link MediaDevices.openOutput}.
  *
- * Sources are mixed in 10 ms steps into a small ring that the device drains at its own pace. What the device
- * really played, silence included, goes back to the shared echo canceller in 10 ms frames together with its DAC
- * time, so the microphone of the same MediaDevices hears no echo of it.
+ * Each source has its own ring in the device's mixer, which the device callback mixes at its deadline (a source
+ * that is short is counted as starved and holds no other back). JavaScript keeps each ring filled to its cushion:
+ * `bufferMs` for a live source (its latency), 100 ms for a pulled stream (read ahead; a new stream is still heard at
+ * the next callback). What the device really played, silence included, goes back to the shared echo canceller in
+ * 10 ms frames together with its DAC time, so the microphone of the same MediaDevices hears no echo of it.
  */
 export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** Sample rate of the mix (Hz). */
@@ -187,21 +236,24 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   private readonly processing: SharedAudioProcessing;
   private readonly blockFrames: number;
   private readonly targetBufferedFrames: number;
-  private readonly mix: Int32Array;
+  private readonly pulledCushionFrames: number;
+  // One block on its way to a mixer ring (the mixer copies it): reused, so feeding allocates nothing.
   private readonly block: Int16Array;
   private readonly renderSlicer: FrameSlicer;
   // Keyed by the track object: tracks that never joined a room all share the sid `TR_unknown`.
   private readonly tracks = new Map<Track, PlaybackSource>();
   private readonly streams = new Map<AsyncIterable<AudioFrame>, PlaybackSource>();
+  // Sources played at another gain than 1 (see setGain).
+  private readonly gains = new WeakMap<PlaybackSource, number>();
   // What sources no longer playing counted, so that stats never go back.
   private readonly removedStats = emptyPlaybackSourceStats();
   private started = false;
-  // Samples per channel (at the device's rate) written to the device ring since the player opened.
-  private writtenFrames = 0;
-  // Streams that ended, and the ring position their last sample reaches the device at.
-  private readonly endedStreams: {
+  private fillScheduled = false;
+  // Sources that ended, whose last audio their device's mixer still plays.
+  private readonly endedSources: {
     frames: AsyncIterable<AudioFrame> | Track;
-    playedAt: number;
+    link: PlaybackLink;
+    slot: number;
   }[] = [];
   private readonly deferred = new DeferredEvents();
   private closing: Promise<void> | undefined;
@@ -215,7 +267,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /** @internal Use {@link MediaDevices.openOutput}. */
   constructor(parts: OutputPlayerParts) {
     super();
-    this.link = { ...parts.device, watchdog: undefined };
+    this.link = { ...parts.device, watchdog: undefined, feeds: new Map() };
     this.openDevice = parts.openDevice;
     this.processing = parts.processing;
     this.sampleRate = parts.sampleRate;
@@ -223,7 +275,10 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.latencyCapMs = parts.latencyCapMs;
     this.blockFrames = (parts.sampleRate * BLOCK_MS) / 1000;
     this.targetBufferedFrames = Math.round((parts.sampleRate * parts.bufferMs) / 1000);
-    this.mix = new Int32Array(this.blockFrames * parts.numChannels);
+    this.pulledCushionFrames = Math.max(
+      this.targetBufferedFrames,
+      (parts.sampleRate * PULLED_CUSHION_MS) / 1000,
+    );
     this.block = new Int16Array(this.blockFrames * parts.numChannels);
     this.renderSlicer = new FrameSlicer(this.blockFrames, parts.numChannels, parts.sampleRate);
     this.listen(this.link);
@@ -298,12 +353,16 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   }
 
   /**
-   * Opens another device, hands it the mix and starts it (when started), then closes the old one. All or nothing:
-   * when the new device fails, the old one plays on.
+   * Opens another device, fills its sources' rings and starts it (when started), then retires the old one. All or
+   * nothing: when the new device fails, the old one plays on.
    */
   private async moveTo(entry: CatalogEntry, catalog: DeviceCatalog): Promise<void> {
     this.checkOpen();
-    const next: PlaybackLink = { ...this.openDevice(entry, catalog), watchdog: undefined };
+    const next: PlaybackLink = {
+      ...this.openDevice(entry, catalog),
+      watchdog: undefined,
+      feeds: new Map(),
+    };
     const old = this.link;
     // What the old device played until now reaches the echo canceller before anything of the new one.
     old.stream.flushRendered();
@@ -313,21 +372,21 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.renderSlicer.reset();
     if (this.started) {
       try {
-        // Mixed into the new device's ring before it starts, so it starts with audio rather than an underrun.
+        // The new device starts with audio in its sources' rings rather than an underrun.
         this.deferred.run(() => {
-          this.mixAhead();
+          this.feedAll();
           next.stream.start();
         });
       } catch (error) {
         this.link = old;
-        releasePlaybackDevice(next);
+        this.releaseLink(next);
         throw error;
       }
     }
     if (this.closing) {
-      // A listener of the events held back during the mix closed the player (and the new device with it).
+      // A listener of the events held back during the feed closed the player (and the new device with it).
       old.watchdog?.stop();
-      releasePlaybackDevice(old);
+      this.releaseLink(old);
       return;
     }
     this.retire(old);
@@ -336,31 +395,50 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   /**
    * Keeps the counters of a device played on before and closes it: at once when the player is stopped, otherwise
-   * once it has played out what was mixed for it (its ring and the host's output latency), so that it goes on
-   * while the new device starts instead of both falling silent.
+   * once it has played out what its sources' rings held (and the host's output latency), so that it goes on while
+   * the new device starts instead of both falling silent.
    */
   private retire(link: PlaybackLink): void {
     link.watchdog?.stop();
-    // Counted up to now: what the old device plays from here on is its tail, whose running dry is no underrun.
-    const device = link.stream.stats;
-    this.pastDevices.underruns += device.outputRingUnderruns;
-    this.pastDevices.underrunFrames += device.outputSilenceFrames;
-    this.pastDevices.deviceUnderflows += device.outputUnderflows;
     link.stream.removeAllListeners('writable');
+    // What the old device plays from here on is its tail: each source plays what its ring holds, then stops.
+    for (const [source, feed] of link.feeds) {
+      this.noteStarved(link, source, feed);
+      link.mixer.finishSource(feed.slot);
+    }
+    const mixed = link.mixer.counters();
+    this.pastDevices.underruns += mixed.underruns;
+    this.pastDevices.underrunFrames += mixed.underrunFrames;
+    this.pastDevices.deviceUnderflows += link.stream.stats.outputUnderflows;
     if (!this.started) {
-      releasePlaybackDevice(link);
+      this.releaseLink(link);
       return;
     }
     this.retiring.add(link);
-    const { stream } = link;
     const tailMs =
-      (stream.outputBufferedFrames * 1000) / stream.sampleRate + stream.latency.outputMs;
+      (this.queuedFrames(link) * 1000) / link.stream.sampleRate + link.stream.latency.outputMs;
     setTimeout(
       () => {
-        if (this.retiring.delete(link)) releasePlaybackDevice(link);
+        if (this.retiring.delete(link)) this.releaseLink(link);
       },
       Math.min(RETIRE_LIMIT_MS, tailMs + BLOCK_MS),
     ).unref();
+  }
+
+  /** Closes a device and its sources' resamplers. */
+  private releaseLink(link: PlaybackLink): void {
+    releasePlaybackDevice(link);
+    for (const feed of link.feeds.values()) feed.toDevice?.close();
+    link.feeds.clear();
+  }
+
+  /** The most audio a source of the device has waiting in its ring (samples per channel at the device's rate). */
+  private queuedFrames(link: PlaybackLink): number {
+    let most = 0;
+    for (const feed of link.feeds.values()) {
+      most = Math.max(most, link.mixer.bufferedFrames(feed.slot));
+    }
+    return most;
   }
 
   private fail(error: Error): void {
@@ -372,8 +450,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /**
    * Plays a track (typically a remote participant's): its audio is received at the player's rate and channels and
    * kept under the latency cap. Call {@link start} to hear it.
-   * @throws InvalidOptionError for anything but an audio track; MediaDevicesError if the track was already added
-   *   or the player is closed.
+   * @throws InvalidOptionError for anything but an audio track; MediaDevicesError if the track was already added,
+   *   the player already plays 32 sources, or it is closed.
    */
   async addTrack(track: Track): Promise<void> {
     this.checkOpen();
@@ -382,6 +460,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     }
     if (this.tracks.has(track))
       throw new MediaDevicesError(`track ${track.sid} is already playing`);
+    this.checkRoom();
     const audioStream = new AudioStream(track, {
       sampleRate: this.sampleRate,
       numChannels: this.numChannels,
@@ -391,8 +470,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   /** Stops playing a track and closes its AudioStream. Unknown tracks are ignored. */
   async removeTrack(track: Track): Promise<void> {
-    const ended = this.endedStreams.findIndex((e) => e.frames === track);
-    if (ended >= 0) this.endedStreams.splice(ended, 1);
+    this.forgetEnded(track);
     const source = this.tracks.get(track);
     if (!source) return;
     this.tracks.delete(track);
@@ -403,22 +481,47 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
    * Plays any stream of frames: a WAV file, an agent's text-to-speech, a generator. Frames of any rate and channel
    * count are converted. A pulled stream plays in real time, nothing dropped; `live: true` treats it like a track.
    * When it ends, it is removed, and `streamEnded` fires once the device has taken its last audio.
-   * @throws MediaDevicesError if the stream was already added or the player is closed.
+   * @throws MediaDevicesError if the stream was already added, the player already plays 32 sources, or it is
+   *   closed.
    */
   addStream(frames: AsyncIterable<AudioFrame>, options: AddStreamOptions = {}): void {
     this.checkOpen();
     if (this.streams.has(frames)) throw new MediaDevicesError('this stream is already playing');
+    this.checkRoom();
     this.streams.set(frames, this.createSource(frames, options.live ?? false, 'stream'));
   }
 
-  /** Stops playing a stream (its iterator's `return` is called). Unknown streams are ignored. */
+  /**
+   * Stops playing a stream: what it had waiting is not played, and its iterator's `return` is called. Unknown
+   * streams are ignored.
+   */
   async removeStream(frames: AsyncIterable<AudioFrame>): Promise<void> {
-    const ended = this.endedStreams.findIndex((e) => e.frames === frames);
-    if (ended >= 0) this.endedStreams.splice(ended, 1);
+    this.forgetEnded(frames);
     const source = this.streams.get(frames);
     if (!source) return;
     this.streams.delete(frames);
     await this.retireSource(source);
+  }
+
+  /**
+   * Sets how loud a track or stream plays: a linear factor (1 as received, 0 silent, at most 16; the mix saturates
+   * rather than wraps), applied by the device callback from its next block on and kept when the player moves to
+   * another device. The echo canceller hears the mix as played.
+   * @throws InvalidOptionError for a gain outside 0-16; MediaDevicesError for a source the player does not play.
+   */
+  setGain(source: Track | AsyncIterable<AudioFrame>, gain: number): void {
+    this.checkOpen();
+    if (typeof gain !== 'number' || !(gain >= 0 && gain <= MAX_GAIN)) {
+      throw new InvalidOptionError('gain', gain, `a linear factor from 0 to ${MAX_GAIN}`);
+    }
+    const playing =
+      source instanceof Track
+        ? this.tracks.get(source)
+        : this.streams.get(source as AsyncIterable<AudioFrame>);
+    if (!playing) throw new MediaDevicesError('the player does not play this source');
+    this.gains.set(playing, gain);
+    const feed = this.link.feeds.get(playing);
+    if (feed) this.link.mixer.setGain(feed.slot, gain);
   }
 
   /** Starts the device: sources added before or after are heard. Starting twice does nothing. */
@@ -437,16 +540,17 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
 
   /** Counters since the player opened. */
   get stats(): Readonly<OutputPlayerStats> {
-    const device = this.link.stream.stats;
+    const mixed = this.link.mixer.counters();
     const past = this.pastDevices;
+    for (const [source, feed] of this.link.feeds) this.noteStarved(this.link, source, feed);
     const sources = [...this.tracks.values(), ...this.streams.values()];
     const sum = (key: keyof PlaybackSourceStats) =>
       sources.reduce((n, s) => n + s.stats[key], this.removedStats[key]);
     return {
       renderedFrames: this.counters.renderedFrames,
-      underruns: past.underruns + device.outputRingUnderruns,
-      underrunFrames: past.underrunFrames + device.outputSilenceFrames,
-      deviceUnderflows: past.deviceUnderflows + device.outputUnderflows,
+      underruns: past.underruns + mixed.underruns,
+      underrunFrames: past.underrunFrames + mixed.underrunFrames,
+      deviceUnderflows: past.deviceUnderflows + this.link.stream.stats.outputUnderflows,
       droppedFrames: sum('droppedFrames'),
       correctedFrames: sum('correctedFrames'),
       starvedFrames: sum('starvedFrames'),
@@ -457,15 +561,21 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     };
   }
 
-  /** Samples per channel mixed but not yet handed to the device. */
+  /** Samples per channel waiting in the device's mixer: the most any source has in its ring (player's rate). */
   get bufferedFrames(): number {
     const { stream } = this.link;
-    return Math.round((stream.outputBufferedFrames * this.sampleRate) / stream.sampleRate);
+    return Math.round((this.queuedFrames(this.link) * this.sampleRate) / stream.sampleRate);
   }
 
   /** Whether the player has been closed. */
   get closed(): boolean {
     return this.closing !== undefined;
+  }
+
+  private checkRoom(): void {
+    if (this.tracks.size + this.streams.size >= MAX_SOURCES) {
+      throw new MediaDevicesError(`the player already plays ${MAX_SOURCES} sources, its most`);
+    }
   }
 
   private createSource(
@@ -500,81 +610,153 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
             backlogMs: (this.targetBufferedFrames * 1000) / rate,
           }),
         ),
+      onAudio: this.fillSoon,
     });
   }
 
+  /**
+   * Takes a source out of the mix (what its ring still holds is not played, unless it was finished) and keeps its
+   * counts.
+   */
   private async retireSource(source: PlaybackSource): Promise<void> {
+    const feed = this.link.feeds.get(source);
+    if (feed) {
+      this.noteStarved(this.link, source, feed);
+      this.link.feeds.delete(source);
+      this.link.mixer.removeSource(feed.slot);
+      feed.toDevice?.close();
+    }
     await source.cancel();
     for (const key of Object.keys(this.removedStats) as (keyof PlaybackSourceStats)[]) {
       this.removedStats[key] += source.stats[key];
     }
   }
 
-  /** Mixes 10 ms blocks into the device ring until it holds the target. */
+  /**
+   * Arriving audio goes on to the mixer right after the frames that arrive together (one fill for a burst, which is
+   * then cut under the cap as a whole) rather than at the next callback's wake-up.
+   */
+  private readonly fillSoon = (): void => {
+    if (this.fillScheduled) return;
+    this.fillScheduled = true;
+    setImmediate(() => {
+      this.fillScheduled = false;
+      this.fill();
+    });
+  };
+
+  /** Moves arrived audio on to the mixer and announces sources the device has finished. */
   private fill(): void {
     if (this.closing) return;
-    // Listeners run once the mix is consistent: one may close the player, or add and remove sources.
+    // Listeners run once the feed is consistent: one may close the player, or add and remove sources.
     this.deferred.run(() => {
-      this.announcePlayedStreams();
-      this.mixAhead();
+      this.announcePlayedSources();
+      this.feedAll();
     });
   }
 
-  private mixAhead(): void {
-    const { stream, toDevice } = this.link;
-    // The ring holds the device's rate.
-    const ratio = stream.sampleRate / this.sampleRate;
-    const target = Math.round(this.targetBufferedFrames * ratio);
-    const deviceBlock = Math.round(this.blockFrames * ratio);
-    while (stream.outputBufferedFrames + deviceBlock <= target) {
-      this.mix.fill(0);
-      this.mixSources(this.tracks, deviceBlock);
-      this.mixSources(this.streams, deviceBlock);
-      for (let i = 0; i < this.mix.length; i++) {
-        const v = this.mix[i]!;
-        this.block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-      }
-      if (!toDevice) {
-        this.writtenFrames += stream.write(this.block);
-        continue;
-      }
-      const frame = new AudioFrame(
-        this.block.slice(),
-        this.sampleRate,
-        this.numChannels,
-        this.blockFrames,
-      );
-      for (const out of toDevice.push(frame)) this.writtenFrames += stream.write(out.data);
-    }
+  private feedAll(): void {
+    this.feedSources(this.tracks);
+    this.feedSources(this.streams);
   }
 
-  /** Mixes one block of each source into the mix; a source that has ended leaves. */
-  private mixSources<K extends AsyncIterable<AudioFrame> | Track>(
+  /** Tops up each source's ring to its cushion; a source that has ended is finished in the mixer and leaves. */
+  private feedSources<K extends AsyncIterable<AudioFrame> | Track>(
     sources: Map<K, PlaybackSource>,
-    deviceBlock: number,
   ): void {
+    const link = this.link;
     for (const [key, source] of sources) {
-      source.mixInto(this.mix, this.blockFrames);
+      const feed = link.feeds.get(source) ?? this.attach(link, source);
+      this.noteStarved(link, source, feed);
+      this.topUp(link, source, feed);
       if (source.finished) {
         sources.delete(key);
-        // Its last audio is in this block: announced once the device has taken the block.
-        this.endedStreams.push({ frames: key, playedAt: this.writtenFrames + deviceBlock });
+        link.feeds.delete(source);
+        link.mixer.finishSource(feed.slot);
+        feed.toDevice?.close();
+        // Its last audio is in its ring: announced once the device has mixed it.
+        this.endedSources.push({ frames: key, link, slot: feed.slot });
         void this.retireSource(source);
       }
     }
   }
 
-  /** Fires `streamEnded` for ended streams whose last block the device has taken from the ring. */
-  private announcePlayedStreams(): void {
-    const taken = this.writtenFrames - this.link.stream.outputBufferedFrames;
-    while (this.endedStreams.length > 0 && this.endedStreams[0]!.playedAt <= taken) {
-      const { frames } = this.endedStreams.shift()!;
+  /** Gives a source a ring in the device's mixer. */
+  private attach(link: PlaybackLink, source: PlaybackSource): SourceFeed {
+    const slot = link.mixer.addSource();
+    // checkRoom keeps the sources within the mixer's slots; a retiring device's slots are its own mixer's.
+    if (slot < 0) throw new AudioBackendError('the device mixer has no free source slot');
+    const rate = link.stream.sampleRate;
+    const feed: SourceFeed = {
+      slot,
+      toDevice:
+        rate === this.sampleRate
+          ? undefined
+          : new AudioResampler(this.sampleRate, rate, this.numChannels, AudioResamplerQuality.HIGH),
+      starvedFrames: 0,
+    };
+    link.feeds.set(source, feed);
+    const gain = this.gains.get(source);
+    if (gain !== undefined) link.mixer.setGain(slot, gain);
+    return feed;
+  }
+
+  /** Moves 10 ms blocks of a source into its ring until the ring holds the source's cushion. */
+  private topUp(link: PlaybackLink, source: PlaybackSource, feed: SourceFeed): void {
+    const { mixer, stream } = link;
+    const toPlayerRate = this.sampleRate / stream.sampleRate;
+    const cushion = source.live ? this.targetBufferedFrames : this.pulledCushionFrames;
+    for (;;) {
+      const queued = mixer.bufferedFrames(feed.slot) * toPlayerRate;
+      if (queued >= cushion) return;
+      const frames = source.take(this.block, this.blockFrames);
+      if (frames === 0) return;
+      const samples = this.block.subarray(0, frames * this.numChannels);
+      if (!feed.toDevice) {
+        mixer.write(feed.slot, samples);
+        continue;
+      }
+      const frame = new AudioFrame(samples.slice(), this.sampleRate, this.numChannels, frames);
+      for (const out of feed.toDevice.push(frame)) mixer.write(feed.slot, out.data);
+    }
+  }
+
+  /** Adds what the mixer counted as a source's starved frames since last noted to the source's own count. */
+  private noteStarved(link: PlaybackLink, source: PlaybackSource, feed: SourceFeed): void {
+    const { starvedFrames } = link.mixer.sourceCounters(feed.slot);
+    if (starvedFrames === feed.starvedFrames) return;
+    const toPlayerRate = this.sampleRate / link.stream.sampleRate;
+    source.noteStarved(Math.round((starvedFrames - feed.starvedFrames) * toPlayerRate));
+    feed.starvedFrames = starvedFrames;
+  }
+
+  /** Fires `streamEnded` / `trackEnded` for ended sources whose last audio the device has mixed. */
+  private announcePlayedSources(): void {
+    for (let i = 0; i < this.endedSources.length;) {
+      const { frames, link, slot } = this.endedSources[i]!;
+      // A device switched away from and closed took what it could of the tail.
+      const gone = link !== this.link && !this.retiring.has(link);
+      if (!gone && !link.mixer.isDrained(slot)) {
+        i++;
+        continue;
+      }
+      if (!gone) link.mixer.removeSource(slot);
+      this.endedSources.splice(i, 1);
       this.deferred.emit(() =>
         frames instanceof Track
           ? emitIsolated(this, 'trackEnded', frames)
           : emitIsolated(this, 'streamEnded', frames),
       );
     }
+  }
+
+  /** An ended source removed before its end was announced: never announced. */
+  private forgetEnded(frames: AsyncIterable<AudioFrame> | Track): void {
+    const i = this.endedSources.findIndex((e) => e.frames === frames);
+    if (i < 0) return;
+    const { link, slot } = this.endedSources[i]!;
+    this.endedSources.splice(i, 1);
+    if (link === this.link || this.retiring.has(link)) link.mixer.removeSource(slot);
   }
 
   private readonly flushRendered = (): void => this.link.stream.flushRendered();
@@ -646,8 +828,8 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.switcher.stopFollowing();
     this.processing.detachRenderer(this.flushRendered);
     this.link.watchdog?.stop();
-    releasePlaybackDevice(this.link);
-    for (const link of this.retiring) releasePlaybackDevice(link);
+    this.releaseLink(this.link);
+    for (const link of this.retiring) this.releaseLink(link);
     this.retiring.clear();
     const sources = [...this.tracks.values(), ...this.streams.values()];
     this.tracks.clear();

@@ -12,7 +12,7 @@ export interface PlaybackSourceStats {
   receivedFrames: number;
   /** Samples per channel dropped to keep a live source under its latency cap. */
   droppedFrames: number;
-  /** Samples per channel of spare backlog a live source dropped to bring its latency back down (see mixInto). */
+  /** Samples per channel of spare backlog a live source dropped to bring its latency back down (see take). */
   correctedFrames: number;
   /** Samples per channel of silence mixed in because the source had nothing ready when the device needed it. */
   starvedFrames: number;
@@ -41,12 +41,14 @@ export interface PlaybackSourceOptions {
   onError: (error: unknown) => void;
   /** Receives how many samples per channel a live source just dropped. */
   onDrop: (frames: number) => void;
+  /** Called when audio arrived, so that it can go on to the mixer at once. */
+  onAudio: () => void;
 }
 
 /**
  * @internal
  * One input of the {@link OutputPlayer}'s mix: reads an AsyncIterable of frames into a buffer at the player's
- * format, which the mixer drains at the device's pace.
+ * format, from which the player keeps the source's ring in the device's mixer filled (see {@link take}).
  * - A pull source (a file, text-to-speech) is read only while its buffer holds less than `prefetchFrames`, so it
  *   plays in real time and nothing is dropped.
  * - A live source (a remote track) is read as fast as it delivers, and when its backlog passes `latencyCapFrames`
@@ -87,6 +89,7 @@ export class PlaybackSource {
   private readonly trimToFrames: number;
   private readonly onDrop: (frames: number) => void;
   private readonly onError: (error: unknown) => void;
+  private readonly onAudio: () => void;
 
   /** @param frames the audio, in any sample rate and channel count */
   constructor(frames: AsyncIterable<AudioFrame>, options: PlaybackSourceOptions) {
@@ -98,6 +101,7 @@ export class PlaybackSource {
     this.trimToFrames = Math.min(options.trimToFrames, options.latencyCapFrames);
     this.onDrop = options.onDrop;
     this.onError = options.onError;
+    this.onAudio = options.onAudio;
     this.iterator = frames[Symbol.asyncIterator]();
     this.done = this.read()
       .catch(this.onError)
@@ -161,11 +165,12 @@ export class PlaybackSource {
     this.chunks.push(samples);
     this.bufferedSamples += samples.length;
     this.stats.receivedFrames += samples.length / this.channels;
-    // The cap is enforced when mixing (see mixInto); this only bounds memory while nothing mixes (the player not
+    // The cap is enforced when taken (see take); this only bounds memory while nothing mixes (the player not
     // started yet, a stalled device), cutting to twice the cap so that the next mix still cuts to the steady backlog.
     if (this.live && this.bufferedFrames > 4 * this.latencyCapFrames) {
       this.trimTo(2 * this.latencyCapFrames);
     }
+    this.onAudio();
   }
 
   /** Drops the oldest audio so that `frames` samples per channel are left, and reports it. */
@@ -176,13 +181,13 @@ export class PlaybackSource {
     this.onDrop(excess / this.channels);
   }
 
-  /** Consumes up to `samples` of the oldest audio (interleaved), adding it into `mix` if given; returns how many. */
-  private consume(samples: number, mix?: Int32Array): number {
+  /** Consumes up to `samples` of the oldest audio (interleaved), copying it into `into` if given; returns how many. */
+  private consume(samples: number, into?: Int16Array): number {
     let at = 0;
     while (at < samples && this.chunks.length > 0) {
       const head = this.chunks[0]!;
       const take = Math.min(head.length - this.headOffset, samples - at);
-      if (mix) for (let i = 0; i < take; i++) mix[at + i]! += head[this.headOffset + i]!;
+      into?.set(head.subarray(this.headOffset, this.headOffset + take), at);
       at += take;
       this.headOffset += take;
       if (this.headOffset === head.length) {
@@ -195,21 +200,24 @@ export class PlaybackSource {
   }
 
   /**
-   * Adds up to `frames` samples per channel into `mix` (a 32-bit accumulator at the player's format) and consumes
-   * them; a shortfall counts as starvation unless the source has ended.
+   * Takes up to `frames` samples per channel of the oldest audio into `into` (interleaved, the player's format) for
+   * the source's ring in the mixer; returns the samples per channel taken. A live source is first kept under its
+   * latency cap and corrected (see correctLatency): its backlog here, beyond what its ring holds, is what they bound.
    */
-  mixInto(mix: Int32Array, frames: number): void {
+  take(into: Int16Array, frames: number): number {
     // Checked here rather than as audio arrives, so that a burst (frames delivered late, all at once) is cut once,
     // as a whole, down to the steady backlog; cut frame by frame, its tail would build the backlog up again.
     if (this.live && this.bufferedFrames > this.latencyCapFrames) this.trimTo(this.trimToFrames);
     if (this.live) this.correctLatency(frames);
-    const wanted = frames * this.channels;
-    const at = this.consume(wanted, mix);
-    if (at < wanted && !this.ended) {
-      this.stats.starvedFrames += (wanted - at) / this.channels;
-      this.correction.starved = true;
-    }
+    const taken = this.consume(frames * this.channels, into) / this.channels;
     this.wakeReader?.();
+    return taken;
+  }
+
+  /** The mixer lacked `frames` samples per channel of this source's audio when the device needed them. */
+  noteStarved(frames: number): void {
+    this.stats.starvedFrames += frames;
+    this.correction.starved = true;
   }
 
   /**
@@ -219,7 +227,7 @@ export class PlaybackSource {
    * But that lateness is also a cushion against the next late frame: when a mix starves after a correction, the
    * correction backs off (it then waits for twice as many calm windows, up to {@link MAX_CALM_WINDOWS}), so a
    * source that is late now and then keeps its cushion instead of being cut and starved in turn.
-   * @param frames the block about to be mixed (samples per channel)
+   * @param frames the block about to be taken (samples per channel)
    */
   private correctLatency(frames: number): void {
     const c = this.correction;

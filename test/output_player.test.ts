@@ -534,6 +534,75 @@ describe('OutputPlayer', () => {
     expect(toneLevelDbfs(steadyR, RATE, 440)).toBeLessThan(-60);
   });
 
+  it('plays each source at its own gain, set while playing; bad gains and unknown sources refused', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const low = pulled(toneFrames(440, -12, 3));
+    const high = pulled(toneFrames(1000, -12, 3));
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let before: { from: number; to: number };
+    let after: { from: number; to: number };
+    try {
+      player.addStream(low);
+      player.addStream(high);
+      player.setGain(high, 0.5);
+      expect(() => player.setGain(low, -1)).toThrow(InvalidOptionError);
+      expect(() => player.setGain(low, 17)).toThrow(InvalidOptionError);
+      expect(() => player.setGain(low, Number.NaN)).toThrow(InvalidOptionError);
+      expect(() => player.setGain(pulled([]), 1)).toThrow(MediaDevicesError);
+      await player.start();
+      await sleep(300);
+      before = await nextSpan(recording, 500);
+      player.setGain(low, 0);
+      player.setGain(high, 2);
+      // The change reaches the device at its next block; what the ring held was already mixed at the old gain.
+      await sleep(300);
+      after = await nextSpan(recording, 500);
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    // Gain 0.5 is -6.02 dB, 2 is +6.02 dB.
+    expectTone(heard.subarray(before.from, before.to), 440, -12, player);
+    expectTone(heard.subarray(before.from, before.to), 1000, -12 - 6.02, player);
+    expect(toneLevelDbfs(heard.subarray(after.from, after.to), RATE, 440)).toBeLessThan(-70);
+    expectTone(heard.subarray(after.from, after.to), 1000, -12 + 6.02, player);
+  });
+
+  it('a source that runs short is counted as starved and holds no other back', async () => {
+    const md = new MediaDevices();
+    const player = md.openOutput({ outputDevice: rig.speakerA });
+    const peak = -12;
+    const steady = pulled(toneFrames(1000, peak, 3));
+    // A live source that delivers 300 ms, then nothing for 600 ms, then 300 ms more.
+    const silence = new AudioFrame(new Int16Array(FRAME), RATE, 1, FRAME);
+    const stalling = paced(120, (n) => (n >= 30 && n < 90 ? [] : [silence]));
+    const recording = await startRecording(monitorA);
+    let heard: Int16Array;
+    let span: { from: number; to: number };
+    let starvedFrames: number;
+    try {
+      await player.start();
+      player.addStream(steady);
+      player.addStream(stalling, { live: true });
+      await sleep(200);
+      const s0 = player.stats;
+      span = await nextSpan(recording, 1000);
+      starvedFrames = player.stats.starvedFrames - s0.starvedFrames;
+    } finally {
+      heard = await recording.stop();
+      await player.aclose();
+    }
+    // The live source lacked audio for most of its 600 ms pause (its cushion, 20 ms, covered the start).
+    expect(starvedFrames).toBeGreaterThanOrEqual(ms(400));
+    // The steady tone played on through the pause: a mix that waited for the short source would leave a gap of some
+    // 600 ms. (A loaded machine can starve the sound server itself for a few ms: not ours to count.)
+    const tone = heard.subarray(span.from, span.to);
+    expect(silentMs(tone, RATE, peakOf(peak) / 4, 0, tone.length)).toBeLessThan(50);
+    expectTone(tone, 1000, peak, player);
+  });
+
   it('cuts a live stream that runs ahead back to its buffer, so latency stays bounded', async () => {
     const md = new MediaDevices();
     const player = md.openOutput({ outputDevice: rig.speakerA });
@@ -700,16 +769,16 @@ describe('OutputPlayer', () => {
     const threshold = peakOf(peak) / 4;
     const span = audibleSpan(heard, threshold)!;
     const gapMs = silentMs(heard, RATE, threshold, span.first, span.last);
-    // The ring held the buffer (20 ms) when the loop stalled; the device played silence for the rest (less 40 ms
-    // for the stall's edges, which fall between callbacks).
+    // The stream's ring held its cushion (a pulled stream's 100 ms) when the loop stalled; the device played
+    // silence for the rest (less 40 ms for the stall's edges, which fall between callbacks).
     expect(stall.underruns).toBeGreaterThan(0);
-    expect(stall.underrunFrames).toBeGreaterThanOrEqual(ms(300 - 20 - 40));
+    expect(stall.underrunFrames).toBeGreaterThanOrEqual(ms(300 - 100 - 40));
     // The silence counted was heard: a gap in the tone at least as long. (It can be longer: when a loaded machine
     // starves the device thread itself, the sound server plays silence that no counter of ours sees.)
     expect(gapMs).toBeGreaterThanOrEqual(stall.underrunFrames / ms(1) - 10);
     // Without a stall: 0 underruns in runs at load average 2, 1 at load average 4.5 (the process preempted). On a
     // loaded machine JavaScript is preempted more, so the silence is bounded by the starvation this thread saw
-    // (a timer probe's gaps beyond 10 ms: the player mixes 20 ms ahead, one 10 ms block of slack) plus 20 ms for
+    // (a timer probe's gaps beyond 10 ms: the stream's ring holds 100 ms, but count it as 20) plus 20 ms for
     // each device underflow (the host then runs its late callbacks back to back, faster than any refill) and one
     // block. A player that fell behind for good plays some 2 s of silence in the 2 s with nothing starved.
     console.log(

@@ -91,6 +91,60 @@ export interface NativeStreamOptions {
   inputServerDevice?: string;
   /** A sound-server sink opened through the ALSA PCM `outputDevice`. */
   outputServerDevice?: string;
+  /** Sources mixed into the output at every callback (this stream's only; its channels are the output's). */
+  mixer?: NativeSourceMixer;
+}
+
+/**
+ * @internal The addon's mixer of playback sources, mixed at the output callback. Slots are numbers; every method
+ * but `addSource` throws for a slot not handed out (or given back).
+ */
+export interface NativeSourceMixer {
+  /** A free slot, or -1 when all are taken. */
+  addSource(): number;
+  /** Frames (samples per channel) accepted: as many whole frames as the slot's ring has room for. */
+  write(slot: number, samples: Int16Array): number;
+  /** Frames written and not yet mixed. */
+  bufferedFrames(slot: number): number;
+  /** Linear gain from the next callback on (0-16). */
+  setGain(slot: number, gain: number): void;
+  /** The source ended: what it holds still plays, then it is drained. */
+  finishSource(slot: number): void;
+  /** Whether a finished source's last frame has been mixed. */
+  isDrained(slot: number): boolean;
+  /** Gives the slot back; what it still holds is not played. */
+  removeSource(slot: number): void;
+  /** Frames mixed, and frames the ring lacked while the source was active. */
+  sourceCounters(slot: number): { mixedFrames: number; starvedFrames: number };
+  /** Callbacks in which a source lacked audio, and the frames of silence that left in the mix (the longest gap). */
+  counters(): { underruns: number; underrunFrames: number };
+}
+
+/**
+ * @internal Options of the native libpulse stream (native/pulse_stream.h): the sound server's source / sink names
+ * (the server's default when omitted); latencies in seconds.
+ */
+export interface NativePulseStreamOptions {
+  inputServerDevice?: string;
+  inputChannels?: number;
+  outputServerDevice?: string;
+  outputChannels?: number;
+  sampleRate: number;
+  /** The block (samples per channel): minreq and fragsize; 0 = 10 ms. */
+  framesPerBuffer: number;
+  inputLatency?: number;
+  outputLatency?: number;
+  ringFrames: number;
+  captureRendered?: boolean;
+  realtimeScheduling?: boolean;
+  /** PA_STREAM_ADJUST_LATENCY: the buffer sizes are the whole latency, device buffer included. */
+  adjustLatency?: boolean;
+  /** Longest wait for the server to accept the connection and the streams (ms). */
+  openTimeoutMs?: number;
+  onWake: (this: never) => void;
+  owner: object;
+  /** Sources mixed into playback (as NativeStreamOptions.mixer). */
+  mixer?: NativeSourceMixer;
 }
 
 /** @internal Samples drained from a ring, with 6 numbers of timing per block (see BLOCK_FIELDS). */
@@ -135,6 +189,13 @@ export interface NativeAudioStream {
 /** @internal The addon's exports. */
 export interface NativeBinding {
   AudioStream: new (options: NativeStreamOptions) => NativeAudioStream;
+  SourceMixer: new (options: {
+    channels: number;
+    sources: number;
+    ringFrames: number;
+  }) => NativeSourceMixer;
+  /** A sound-server stream on libpulse with the AudioStream's face; throws where libpulse is unusable. */
+  PulseStream: new (options: NativePulseStreamOptions) => NativeAudioStream;
   setQuietProbe(quiet: boolean): void;
   listHostApis(): NativeHostApiInfo[];
   listDevices(): NativeDeviceInfo[];
