@@ -131,6 +131,22 @@ function checkRate(option: string, rate: number): number {
   return rate;
 }
 
+/** `deviceSampleRate` is any rate a device stream may run at (it need not make whole 10 ms frames). */
+function checkDeviceRate(rate: number): void {
+  if (
+    typeof rate !== 'number' ||
+    !Number.isFinite(rate) ||
+    rate < MIN_SAMPLE_RATE ||
+    rate > MAX_SAMPLE_RATE
+  ) {
+    throw new InvalidOptionError(
+      'deviceSampleRate',
+      rate,
+      `${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
+    );
+  }
+}
+
 /** `followDefault` is a boolean, and chooses the device itself: not with an explicit one. */
 function checkFollowDefault(
   followDefault: unknown,
@@ -519,7 +535,11 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
     wantedRate: number,
     options: (sampleRate: number) => DeviceStreamOptions,
   ): DeviceStream {
-    if (deviceRate !== undefined) return DeviceStream.openWith(options(deviceRate), catalog);
+    if (deviceRate !== undefined) {
+      // Checked before `options`, which allocates the player's mixer for that rate.
+      checkDeviceRate(deviceRate);
+      return DeviceStream.openWith(options(deviceRate), catalog);
+    }
     try {
       return DeviceStream.openWith(options(wantedRate), catalog);
     } catch (error) {

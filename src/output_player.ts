@@ -701,15 +701,19 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     return feed;
   }
 
-  /** Moves 10 ms blocks of a source into its ring until the ring holds the source's cushion. */
+  /**
+   * Moves 10 ms blocks of a source into its ring while a whole block fits under the source's cushion (or the ring is
+   * empty). The ring never holds more than the cushion: a live source's backlog beyond it stays in the source, where
+   * its latency correction sees it.
+   */
   private topUp(link: PlaybackLink, source: PlaybackSource, feed: SourceFeed): void {
     const { mixer, stream } = link;
     const toPlayerRate = this.sampleRate / stream.sampleRate;
     const cushion = source.live ? this.targetBufferedFrames : this.pulledCushionFrames;
     for (;;) {
       const queued = mixer.bufferedFrames(feed.slot) * toPlayerRate;
-      if (queued >= cushion) return;
-      const frames = source.take(this.block, this.blockFrames);
+      if (queued > 0 && queued + this.blockFrames > cushion) return;
+      const frames = source.take(this.block, this.blockFrames, queued);
       if (frames === 0) return;
       const samples = this.block.subarray(0, frames * this.numChannels);
       if (!feed.toDevice) {

@@ -203,12 +203,14 @@ export class PlaybackSource {
    * Takes up to `frames` samples per channel of the oldest audio into `into` (interleaved, the player's format) for
    * the source's ring in the mixer; returns the samples per channel taken. A live source is first kept under its
    * latency cap and corrected (see correctLatency): its backlog here, beyond what its ring holds, is what they bound.
+   * @param ringFrames what the source's ring in the mixer holds now (samples per channel at the player's rate): the
+   *   correction counts it as backlog too, so that lateness the ring took in is corrected as well
    */
-  take(into: Int16Array, frames: number): number {
+  take(into: Int16Array, frames: number, ringFrames = 0): number {
     // Checked here rather than as audio arrives, so that a burst (frames delivered late, all at once) is cut once,
     // as a whole, down to the steady backlog; cut frame by frame, its tail would build the backlog up again.
     if (this.live && this.bufferedFrames > this.latencyCapFrames) this.trimTo(this.trimToFrames);
-    if (this.live) this.correctLatency(frames);
+    if (this.live) this.correctLatency(frames, ringFrames);
     const taken = this.consume(frames * this.channels, into) / this.channels;
     this.wakeReader?.();
     return taken;
@@ -221,17 +223,18 @@ export class PlaybackSource {
   }
 
   /**
-   * Drops a live source's spare backlog: audio that waited beyond the block being mixed at every mix of a window of
-   * {@link LATENCY_WINDOW_BLOCKS}. Each starved mix or device underrun leaves a live source a little later for good
+   * Drops a live source's spare backlog: audio that waited (here and in its ring) beyond the block being taken at
+   * every take of a window of {@link LATENCY_WINDOW_BLOCKS}; what is dropped comes from here, the oldest first. Each starved mix or device underrun leaves a live source a little later for good
    * (it produces at the device's pace, so nothing catches up); without this its latency would creep up to the cap.
    * But that lateness is also a cushion against the next late frame: when a mix starves after a correction, the
    * correction backs off (it then waits for twice as many calm windows, up to {@link MAX_CALM_WINDOWS}), so a
    * source that is late now and then keeps its cushion instead of being cut and starved in turn.
    * @param frames the block about to be taken (samples per channel)
+   * @param ringFrames what the source's ring holds (samples per channel)
    */
-  private correctLatency(frames: number): void {
+  private correctLatency(frames: number, ringFrames: number): void {
     const c = this.correction;
-    c.minFrames = Math.min(c.minFrames, this.bufferedFrames);
+    c.minFrames = Math.min(c.minFrames, this.bufferedFrames + ringFrames);
     if (++c.blocks < LATENCY_WINDOW_BLOCKS) return;
     const spare = c.minFrames - frames;
     const starved = c.starved;
@@ -245,9 +248,10 @@ export class PlaybackSource {
       c.correctedSinceStarving = false;
       return;
     }
-    if (++c.calmWindows < c.windowsNeeded || spare <= 0) return;
-    this.consume(spare * this.channels);
-    this.stats.correctedFrames += spare;
+    const dropped = Math.floor(Math.min(spare, this.bufferedFrames));
+    if (++c.calmWindows < c.windowsNeeded || dropped <= 0) return;
+    this.consume(dropped * this.channels);
+    this.stats.correctedFrames += dropped;
     c.calmWindows = 0;
     c.correctedSinceStarving = true;
   }
