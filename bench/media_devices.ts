@@ -155,7 +155,10 @@ function quantiles(values: number[]) {
 const sourceOf = (player: OutputPlayer, stream: AsyncIterable<AudioFrame>) =>
   (
     player as unknown as {
-      streams: Map<AsyncIterable<AudioFrame>, { bufferedFrames: number }>;
+      streams: Map<
+        AsyncIterable<AudioFrame>,
+        { bufferedFrames: number; stats: { starvedFrames: number } }
+      >;
     }
   ).streams.get(stream);
 
@@ -527,10 +530,16 @@ async function underrunPhase(config: Config) {
     autoGainControl: true,
   });
   const player = devices.openOutput({ ...config.output, outputDevice: SPEAKER });
-  player.addStream(farEnd());
+  const pulled = farEnd();
+  player.addStream(pulled);
   const live = clickFrames(player.deviceStream, [], 2);
   player.addStream(live, { live: true });
   await player.start();
+  const starved = () => ({
+    live: sourceOf(player, live)?.stats.starvedFrames ?? NaN,
+    pulled: sourceOf(player, pulled)?.stats.starvedFrames ?? NaN,
+  });
+  const loop = monitorEventLoopDelay({ resolution: 1 });
   const latency: number[] = [];
   capture.on('frame', (_frame, timing) =>
     latency.push((timing.capturedAt - timing.adcTime) * 1000),
@@ -542,7 +551,11 @@ async function underrunPhase(config: Config) {
   const p0 = player.stats;
   const in0 = capture.deviceStream.stats;
   const out0 = player.deviceStream.stats;
+  const starved0 = starved();
+  loop.enable();
   await sleep(underrunSeconds * 1000);
+  loop.disable();
+  const starved1 = starved();
   const c1 = capture.stats;
   const p1 = player.stats;
   const in1 = capture.deviceStream.stats;
@@ -560,6 +573,15 @@ async function underrunPhase(config: Config) {
     deviceInputOverflows: in1.inputOverflows - in0.inputOverflows,
     playerUnderruns: p1.underruns - p0.underruns,
     playerUnderrunMs: round(((p1.underrunFrames - p0.underrunFrames) / RATE) * 1000, 1),
+    // Which source ran short in the mix: the live one (frames from a 10 ms timer of this process) or the pulled one.
+    starvedMs: {
+      live: round(((starved1.live - starved0.live) / RATE) * 1000, 1),
+      pulled: round(((starved1.pulled - starved0.pulled) / RATE) * 1000, 1),
+    },
+    eventLoopDelayMs: {
+      p99: round(loop.percentile(99) / 1e6),
+      max: round(loop.max / 1e6),
+    },
     inputRingOverruns: in1.inputRingOverruns - in0.inputRingOverruns,
     renderedRingOverruns: out1.renderedRingOverruns - out0.renderedRingOverruns,
     captureFramesDropped: c1.framesDropped - c0.framesDropped,
