@@ -1,7 +1,9 @@
 /**
  * MediaDevices benchmark against the rig (scripts/audio-rig.sh must be running). Runs these configurations in one
  * process and prints JSON with the figures of each and their ratios:
- * - `ours`: MediaDevices defaults (10 ms device blocks, the host's 'low' latency);
+ * - `ours`: MediaDevices defaults (10 ms device blocks, the host's 'low' latency, sound-server devices through
+ *   libpulse);
+ * - `oursPortaudio`: the same through PortAudio and ALSA's `pulse` plugin (`soundServerBackend: 'portaudio'`);
  * - `oursBlocks5ms`: `new MediaDevices({ blocksize: 240 })` (5 ms device blocks);
  * - `oursBuffer10`: defaults with `openOutput({ bufferMs: 10 })`, playout only;
  * - `pythonOriginal`: `new MediaDevices({ blocksize: 4800, latencyMs: 'high' })` (100 ms blocks, 'high' latency).
@@ -26,13 +28,12 @@
  *    wake-up as the configuration's device block holds (`captureFrameAtPace`);
  *    `cpu.pipelineOverBareApm` is what remains over the bare processing module.
  *
- * `ours` and `oursLibpulse` (sound-server devices through libpulse instead of PortAudio through ALSA's pulse
- * plugin) also run a third phase, `underrunsUnderLoad`: full duplex with all processing for `underrunSeconds`
+ * `ours` and `oursPortaudio` also run a third phase, `underrunsUnderLoad`: full duplex with all processing for `underrunSeconds`
  * while another process keeps one core busy (bounded: it stops by itself), counting what the device and the rings
  * lost. `soundServerPaths` puts the two side by side with their ratios.
  *
  * Usage: node --import tsx bench/media_devices.ts [cpuSeconds, default 30] [latencySeconds per stream kind, default 10]
- *        [underrunSeconds, default 60]; LK_BENCH_CONFIGS=ours,oursLibpulse runs only the named configurations.
+ *        [underrunSeconds, default 60]; LK_BENCH_CONFIGS=ours,oursPortaudio runs only the named configurations.
  */
 import { AudioFrame, AudioSource, dispose } from '@livekit/rtc-node';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -56,7 +57,7 @@ const FRAME = RATE / 100;
 const cpuSeconds = Number(process.argv[2] ?? 30);
 const latencySeconds = Number(process.argv[3] ?? 10);
 const underrunSeconds = Number(process.argv[4] ?? 60);
-// LK_BENCH_CONFIGS=ours,oursLibpulse runs only those (comma-separated names), in that order.
+// LK_BENCH_CONFIGS=ours,oursPortaudio runs only those (comma-separated names), in that order.
 const onlyConfigs = process.env.LK_BENCH_CONFIGS?.split(',').filter((n) => n !== '');
 const SPEAKER = process.env.LK_RIG_SPEAKER_A ?? 'lk_speaker_a';
 const MIC = process.env.LK_RIG_MIC_A ?? 'lk_mic_a';
@@ -76,17 +77,18 @@ interface Config {
 const CONFIGS: Config[] = [
   {
     name: 'ours',
-    description: 'MediaDevices defaults: 10 ms blocks, low latency; openOutput defaults',
-    options: { soundServerBackend: 'portaudio' },
+    description:
+      'MediaDevices defaults: 10 ms blocks, low latency, sound-server devices through libpulse; openOutput defaults',
+    options: {},
     output: {},
     underrunPhase: true,
   },
   {
-    name: 'oursLibpulse',
+    name: 'oursPortaudio',
     description:
-      "as ours, sound-server devices through libpulse (soundServerBackend: 'libpulse') instead of PortAudio " +
-      "through ALSA's pulse plugin",
-    options: { soundServerBackend: 'libpulse' },
+      "as ours, sound-server devices through PortAudio and ALSA's pulse plugin (soundServerBackend: 'portaudio') " +
+      'instead of libpulse',
+    options: { soundServerBackend: 'portaudio' },
     output: {},
     underrunPhase: true,
   },
@@ -793,9 +795,9 @@ function soundServerPaths() {
     };
   };
   return {
-    portaudio: pick('ours'),
-    libpulse: pick('oursLibpulse'),
-    libpulseOverPortaudio: ratios('oursLibpulse', 'ours'),
+    libpulse: pick('ours'),
+    portaudio: pick('oursPortaudio'),
+    libpulseOverPortaudio: ratios('ours', 'oursPortaudio'),
   };
 }
 
@@ -863,7 +865,7 @@ console.log(
           'another process spins on one core: device underflows/overflows (the sound server found the stream ' +
           'late), player underruns (the ring ran dry), ring overruns, capture drops',
         soundServerPaths:
-          "ours (PortAudio through ALSA's pulse plugin) and oursLibpulse (libpulse) side by side; ratios below 1 " +
+          "ours (libpulse) and oursPortaudio (PortAudio through ALSA's pulse plugin) side by side; ratios below 1 " +
           'favour libpulse',
         bareCaptureFrame:
           'rtc-node AudioSource.captureFrame (queue 0) on the same number of 10 ms frames, back to back, ' +

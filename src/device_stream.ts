@@ -68,7 +68,7 @@ export interface DeviceStreamOptions {
    * How a stream whose devices are all sound-server sinks or sources (`hostApi: 'PulseAudio'`) reaches the server:
    * `'libpulse'` (its own protocol, exact buffer sizes) or `'portaudio'` (through ALSA's `pulse` plugin). Other
    * devices always use PortAudio. Default: the environment variable `LK_AUDIO_SOUND_SERVER_BACKEND`, else
-   * `DEFAULT_SOUND_SERVER_BACKEND`.
+   * `'libpulse'`.
    */
   soundServerBackend?: SoundServerBackend;
   /** @internal Sources mixed into the output at every callback, after what {@link DeviceStream.write} gave it. */

@@ -109,7 +109,7 @@ export interface MediaDevicesOptions {
   /**
    * How streams on sound-server devices (PulseAudio / PipeWire sinks and sources) reach the server: `'libpulse'`
    * or `'portaudio'` (through ALSA's `pulse` plugin); see {@link DeviceStreamOptions.soundServerBackend}. Default:
-   * the environment variable `LK_AUDIO_SOUND_SERVER_BACKEND`, else `DEFAULT_SOUND_SERVER_BACKEND`.
+   * the environment variable `LK_AUDIO_SOUND_SERVER_BACKEND`, else `'libpulse'`.
    */
   soundServerBackend?: SoundServerBackend;
 }

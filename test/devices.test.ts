@@ -303,6 +303,8 @@ function neverZero(frames: number): Int16Array {
   return Int16Array.from({ length: frames }, () => Math.round((random() * 2 - 1) * 8000) || 1);
 }
 
+// PortAudio's duplex stream, pinned: one callback carries a block each way, which these counts rest on. The
+// libpulse stream runs each direction on the server's own schedule (test/pulse_stream.test.ts).
 describe('xrun counters', () => {
   /**
    * Device xruns (PortAudio's callback flags) come from the host: the audio thread or the sound server ran late.
@@ -334,6 +336,7 @@ describe('xrun counters', () => {
         sampleRate: RATE,
         framesPerBuffer: FRAMES_10MS,
         captureRendered: true,
+        soundServerBackend: 'portaudio',
       });
       const sequence = neverZero(HEADROOM + (AUDIO_S + 5) * RATE);
       const inputBlocks: { frames: number; framePosition: number; statusFlags: number }[] = [];
@@ -461,6 +464,7 @@ describe('xrun counters', () => {
       sampleRate: RATE,
       framesPerBuffer: FRAMES_10MS,
       ringMs: 100,
+      soundServerBackend: 'portaudio',
     });
     try {
       duplex.write(new Int16Array(FRAMES_10MS * 5)); // before start: primed from the first callback

@@ -13,7 +13,7 @@ export type SoundServerBackend = 'libpulse' | 'portaudio';
 export const SOUND_SERVER_BACKEND_ENV = 'LK_AUDIO_SOUND_SERVER_BACKEND';
 
 /** The backend when neither an option nor {@link SOUND_SERVER_BACKEND_ENV} chooses one. */
-export const DEFAULT_SOUND_SERVER_BACKEND: SoundServerBackend = 'portaudio';
+export const DEFAULT_SOUND_SERVER_BACKEND: SoundServerBackend = 'libpulse';
 
 function check(option: string, value: unknown): SoundServerBackend {
   if (value === 'libpulse' || value === 'portaudio') return value;
