@@ -125,19 +125,7 @@ class PulseStream : public Napi::ObjectWrap<PulseStream>, public OpenStream {
     clockOffset_ = WallClockOffset();
 
     // Everything the main loop's callbacks use is allocated before the connection exists.
-    const size_t blocks = ringFrames / 16 + 64;
-    try {
-      if (inputChannels_ > 0) input_ = std::make_unique<TimedRing>(ringFrames, inputChannels_, blocks);
-      if (outputChannels_ > 0) {
-        output_ = std::make_unique<SpscRing<int16_t>>(ringFrames * outputChannels_);
-        if (captureRendered) rendered_ = std::make_unique<TimedRing>(ringFrames, outputChannels_, blocks);
-      }
-    } catch (const std::bad_alloc&) {
-      Napi::Error error = Napi::Error::New(env, "cannot allocate the stream's rings (" + std::to_string(ringFrames) +
-                                                    " frames each): out of memory");
-      error.Set("code", "ENOMEM");
-      throw error;
-    }
+    AllocateStreamRings(env, ringFrames, inputChannels_, outputChannels_, captureRendered, input_, output_, rendered_);
 
     struct CloseOnThrow {
       PulseStream* stream;
@@ -150,17 +138,7 @@ class PulseStream : public Napi::ObjectWrap<PulseStream>, public OpenStream {
     onWake_ = Napi::Persistent(o.Get("onWake").As<Napi::Function>());
     owner_ = Napi::Weak(o.Get("owner").As<Napi::Object>());
     asyncContext_ = new Napi::AsyncContext(env, "livekit-media-devices:PulseStream");
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
-    wake_ = new uv_async_t;
-    wake_->data = this;
-    const int uvErr = uv_async_init(loop, wake_, &PulseStream::OnWake);
-    if (uvErr != 0) {
-      delete wake_;
-      wake_ = nullptr;
-      throw Napi::Error::New(env, std::string("cannot create the wake-up handle: ") + uv_strerror(uvErr));
-    }
-    uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
+    wake_ = NewWakeHandle(env, this, &PulseStream::OnWake);
 
     loop_ = Pulse().threaded_mainloop_new();
     if (!loop_) throw Napi::Error::New(env, "cannot create libpulse's threaded main loop");

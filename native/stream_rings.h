@@ -4,9 +4,12 @@
 #pragma once
 
 #include <napi.h>
+#include <uv.h>
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "spsc_ring.h"
 
@@ -54,6 +57,44 @@ struct StreamCounters {
   std::atomic<uint64_t> outputSilenceFrames{0};   // frames of silence played in their place
   std::atomic<uint64_t> renderedRingOverruns{0};  // rendered blocks dropped because JavaScript did not drain
 };
+
+// JavaScript thread, while a stream is being opened: its rings of `ringFrames` frames each (input; output and, when
+// `captureRendered`, what the output rendered), so that its audio side never allocates. Throws (code ENOMEM) when
+// memory runs out.
+inline void AllocateStreamRings(Napi::Env env, size_t ringFrames, int inputChannels, int outputChannels,
+                                bool captureRendered, std::unique_ptr<TimedRing>& input,
+                                std::unique_ptr<SpscRing<int16_t>>& output, std::unique_ptr<TimedRing>& rendered) {
+  const size_t blocks = ringFrames / 16 + 64;
+  try {
+    if (inputChannels > 0) input = std::make_unique<TimedRing>(ringFrames, inputChannels, blocks);
+    if (outputChannels > 0) {
+      output = std::make_unique<SpscRing<int16_t>>(ringFrames * outputChannels);
+      if (captureRendered) rendered = std::make_unique<TimedRing>(ringFrames, outputChannels, blocks);
+    }
+  } catch (const std::bad_alloc&) {
+    Napi::Error error = Napi::Error::New(env, "cannot allocate the stream's rings (" + std::to_string(ringFrames) +
+                                                  " frames each): out of memory");
+    error.Set("code", "ENOMEM");
+    throw error;
+  }
+}
+
+// JavaScript thread: the handle through which a stream's audio side wakes JavaScript (`onWake` runs on the
+// environment's loop with `handle->data == data`). Unreferenced: only a started stream keeps the process alive.
+// Throws when libuv refuses it; the caller closes it with uv_close.
+inline uv_async_t* NewWakeHandle(Napi::Env env, void* data, uv_async_cb onWake) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
+  auto* handle = new uv_async_t;
+  handle->data = data;
+  const int err = uv_async_init(loop, handle, onWake);
+  if (err != 0) {
+    delete handle;
+    throw Napi::Error::New(env, std::string("cannot create the wake-up handle: ") + uv_strerror(err));
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+  return handle;
+}
 
 // JavaScript thread (the ring's consumer). Returns { samples: Int16Array (interleaved), blocks: Float64Array
 // (kBlockInfoDoubles numbers per block, see BlockInfo) } or null when the ring is empty.

@@ -155,6 +155,21 @@ function latencySeconds(
 }
 
 /**
+ * @internal Throws InvalidOptionError (naming `option`) unless `rate` is a sample rate a device stream may run at
+ * (Hz); it need not make whole 10 ms frames.
+ */
+export function checkStreamSampleRate(option: string, rate: unknown): void {
+  if (
+    typeof rate !== 'number' ||
+    !Number.isFinite(rate) ||
+    rate < MIN_SAMPLE_RATE ||
+    rate > MAX_SAMPLE_RATE
+  ) {
+    throw new InvalidOptionError(option, rate, `${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`);
+  }
+}
+
+/**
  * A device stream on one device (or two, full duplex) moving int16 samples through lock-free rings: PortAudio, or
  * for sound-server devices optionally libpulse ({@link DeviceStreamOptions.soundServerBackend}), with the same
  * behaviour.
@@ -185,18 +200,7 @@ export class DeviceStream extends EventEmitter<DeviceStreamEvents> {
     const { input, output, sampleRate } = options;
     if (!input && !output)
       throw new InvalidOptionError('input/output', undefined, 'at least one direction');
-    if (
-      typeof sampleRate !== 'number' ||
-      !Number.isFinite(sampleRate) ||
-      sampleRate < MIN_SAMPLE_RATE ||
-      sampleRate > MAX_SAMPLE_RATE
-    ) {
-      throw new InvalidOptionError(
-        'sampleRate',
-        sampleRate,
-        `${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
-      );
-    }
+    checkStreamSampleRate('sampleRate', sampleRate);
     const framesPerBuffer = options.framesPerBuffer ?? 0;
     checkInteger('framesPerBuffer', framesPerBuffer, 0, MAX_FRAMES_PER_BUFFER);
     const ringMs = options.ringMs ?? 1000;

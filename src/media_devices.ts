@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { AudioDevice, AudioDeviceKind, DeviceSelector } from './audio_device.js';
 import { DeviceCatalog, type CatalogEntry } from './backend/device_catalog.js';
 import {
+  checkStreamSampleRate,
   DeviceStream,
   MAX_SAMPLE_RATE,
   MIN_SAMPLE_RATE,
@@ -129,22 +130,6 @@ function checkRate(option: string, rate: number): number {
     );
   }
   return rate;
-}
-
-/** `deviceSampleRate` is any rate a device stream may run at (it need not make whole 10 ms frames). */
-function checkDeviceRate(rate: number): void {
-  if (
-    typeof rate !== 'number' ||
-    !Number.isFinite(rate) ||
-    rate < MIN_SAMPLE_RATE ||
-    rate > MAX_SAMPLE_RATE
-  ) {
-    throw new InvalidOptionError(
-      'deviceSampleRate',
-      rate,
-      `${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz`,
-    );
-  }
 }
 
 /** `followDefault` is a boolean, and chooses the device itself: not with an explicit one. */
@@ -537,7 +522,7 @@ export class MediaDevices extends EventEmitter<MediaDevicesEvents> {
   ): DeviceStream {
     if (deviceRate !== undefined) {
       // Checked before `options`, which allocates the player's mixer for that rate.
-      checkDeviceRate(deviceRate);
+      checkStreamSampleRate('deviceSampleRate', deviceRate);
       return DeviceStream.openWith(options(deviceRate), catalog);
     }
     try {
