@@ -332,7 +332,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   }
 
   private listen(link: PlaybackLink): void {
-    link.stream.on('writable', () => this.fill());
+    link.stream.on('writable', () => this.fill(true));
     link.stream.on('rendered', (audio) => this.deferred.run(() => this.onRendered(link, audio)));
   }
 
@@ -529,7 +529,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.checkOpen();
     if (this.started) return;
     this.started = true;
-    this.fill();
+    this.fill(false);
     this.link.stream.start();
   }
 
@@ -641,34 +641,43 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     this.fillScheduled = true;
     setImmediate(() => {
       this.fillScheduled = false;
-      this.fill();
+      this.fill(false);
     });
   };
 
-  /** Moves arrived audio on to the mixer and announces sources the device has finished. */
-  private fill(): void {
+  /**
+   * Moves arrived audio on to the mixer and announces sources the device has finished.
+   * @param mixed whether the device has just mixed a block (its wake-up), rather than audio having arrived
+   */
+  private fill(mixed: boolean): void {
     if (this.closing) return;
     // Listeners run once the feed is consistent: one may close the player, or add and remove sources.
     this.deferred.run(() => {
       this.announcePlayedSources();
-      this.feedAll();
+      this.feedAll(mixed);
     });
   }
 
-  private feedAll(): void {
-    this.feedSources(this.tracks);
-    this.feedSources(this.streams);
+  private feedAll(mixed = false): void {
+    this.feedSources(this.tracks, mixed);
+    this.feedSources(this.streams, mixed);
   }
 
-  /** Tops up each source's ring to its cushion; a source that has ended is finished in the mixer and leaves. */
+  /**
+   * Tops up each source's ring to its cushion (and, right after the device mixed, lets each note its backlog for its
+   * latency correction); a source that has ended is finished in the mixer and leaves.
+   */
   private feedSources<K extends AsyncIterable<AudioFrame> | Track>(
     sources: Map<K, PlaybackSource>,
+    mixed: boolean,
   ): void {
     const link = this.link;
+    const toPlayerRate = this.sampleRate / link.stream.sampleRate;
     for (const [key, source] of sources) {
       const feed = link.feeds.get(source) ?? this.attach(link, source);
       this.noteStarved(link, source, feed);
       this.topUp(link, source, feed);
+      if (mixed) source.noteMixed(link.mixer.bufferedFrames(feed.slot) * toPlayerRate);
       if (source.finished) {
         sources.delete(key);
         link.feeds.delete(source);
@@ -704,7 +713,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
   /**
    * Moves 10 ms blocks of a source into its ring while a whole block fits under the source's cushion (or the ring is
    * empty). The ring never holds more than the cushion: a live source's backlog beyond it stays in the source, where
-   * its latency correction sees it.
+   * its latency cap bounds it.
    */
   private topUp(link: PlaybackLink, source: PlaybackSource, feed: SourceFeed): void {
     const { mixer, stream } = link;
@@ -713,7 +722,7 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     for (;;) {
       const queued = mixer.bufferedFrames(feed.slot) * toPlayerRate;
       if (queued > 0 && queued + this.blockFrames > cushion) return;
-      const frames = source.take(this.block, this.blockFrames, queued);
+      const frames = source.take(this.block, this.blockFrames);
       if (frames === 0) return;
       const samples = this.block.subarray(0, frames * this.numChannels);
       if (!feed.toDevice) {

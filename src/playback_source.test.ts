@@ -30,10 +30,14 @@ class ManualFeed implements AsyncIterable<AudioFrame> {
   }
 }
 
-/** What the device's mixer does each callback: takes a block of the source and counts a shortfall as starvation. */
+/**
+ * A device that takes each block straight from the source (no ring): counts a shortfall as starvation, then lets
+ * the source note its backlog, as the player does at each wake-up.
+ */
 function mixBlock(source: PlaybackSource, into: Int16Array): void {
   const taken = source.take(into, BLOCK);
   if (taken < BLOCK) source.noteStarved(BLOCK - taken);
+  source.noteMixed();
 }
 
 /** Lets the source's reader take what was delivered. */
@@ -83,7 +87,7 @@ describe('PlaybackSource latency correction', () => {
     // As the player keeps the ring: whole blocks while they fit under the cushion (or the ring is empty).
     const topUp = () => {
       while (ringFrames === 0 || ringFrames + BLOCK <= CUSHION) {
-        const taken = source.take(buffer, BLOCK, ringFrames);
+        const taken = source.take(buffer, BLOCK);
         if (taken === 0) return;
         ringFrames += taken;
       }
@@ -95,14 +99,14 @@ describe('PlaybackSource latency correction', () => {
     for (let block = 0; block < 350; block++) {
       ringFrames = Math.max(0, ringFrames - BLOCK);
       topUp();
+      source.noteMixed(ringFrames);
       feed.deliver();
       if (block === 100) for (let i = 0; i < 3; i++) feed.deliver();
       await settle();
       topUp();
     }
-    // The least backlog at a take, ring and here, less the block being taken: 20 ms of the 30 (a take right after
-    // the device's leaves a block uncounted; one block of lateness stays). Counted without the ring, only 10 ms.
-    expect(source.stats.correctedFrames).toBe(2 * BLOCK);
+    // The least backlog right after a mix, ring and here: all 30 ms. Counted without the ring, only the 20 ms here.
+    expect(source.stats.correctedFrames).toBe(3 * BLOCK);
     expect(source.stats.droppedFrames).toBe(0);
     expect(source.stats.starvedFrames).toBe(0);
     await source.cancel();

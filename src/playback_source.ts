@@ -74,6 +74,8 @@ export class PlaybackSource {
     calmWindows: 0,
     windowsNeeded: 1,
     correctedSinceStarving: false,
+    // Spare backlog a correction found that its ring held: dropped from the audio that arrives next.
+    owedFrames: 0,
   };
   private resampler: AudioResampler | undefined;
   private readonly iterator: AsyncIterator<AudioFrame>;
@@ -202,15 +204,13 @@ export class PlaybackSource {
   /**
    * Takes up to `frames` samples per channel of the oldest audio into `into` (interleaved, the player's format) for
    * the source's ring in the mixer; returns the samples per channel taken. A live source is first kept under its
-   * latency cap and corrected (see correctLatency): its backlog here, beyond what its ring holds, is what they bound.
-   * @param ringFrames what the source's ring in the mixer holds now (samples per channel at the player's rate): the
-   *   correction counts it as backlog too, so that lateness the ring took in is corrected as well
+   * latency cap: its backlog here, beyond what its ring holds, is what the cap bounds.
    */
-  take(into: Int16Array, frames: number, ringFrames = 0): number {
+  take(into: Int16Array, frames: number): number {
     // Checked here rather than as audio arrives, so that a burst (frames delivered late, all at once) is cut once,
     // as a whole, down to the steady backlog; cut frame by frame, its tail would build the backlog up again.
     if (this.live && this.bufferedFrames > this.latencyCapFrames) this.trimTo(this.trimToFrames);
-    if (this.live) this.correctLatency(frames, ringFrames);
+    if (this.correction.owedFrames > 0) this.dropSpare(this.correction.owedFrames);
     const taken = this.consume(frames * this.channels, into) / this.channels;
     this.wakeReader?.();
     return taken;
@@ -220,23 +220,34 @@ export class PlaybackSource {
   noteStarved(frames: number): void {
     this.stats.starvedFrames += frames;
     this.correction.starved = true;
+    // The lateness still to be dropped was just used up.
+    this.correction.owedFrames = 0;
   }
 
   /**
-   * Drops a live source's spare backlog: audio that waited (here and in its ring) beyond the block being taken at
-   * every take of a window of {@link LATENCY_WINDOW_BLOCKS}; what is dropped comes from here, the oldest first. Each starved mix or device underrun leaves a live source a little later for good
-   * (it produces at the device's pace, so nothing catches up); without this its latency would creep up to the cap.
-   * But that lateness is also a cushion against the next late frame: when a mix starves after a correction, the
-   * correction backs off (it then waits for twice as many calm windows, up to {@link MAX_CALM_WINDOWS}), so a
-   * source that is late now and then keeps its cushion instead of being cut and starved in turn.
-   * @param frames the block about to be taken (samples per channel)
+   * The device has just mixed a block: notes a live source's backlog, what waits here and in its ring, and drops
+   * what was spare (see below). Called once per device wake-up, after the source was taken from.
+   * @param ringFrames what the source's ring in the mixer holds now (samples per channel at the player's rate)
+   */
+  noteMixed(ringFrames = 0): void {
+    if (this.live) this.correctLatency(ringFrames);
+  }
+
+  /**
+   * Drops a live source's spare backlog: audio that waited (here and in its ring) right after every mix of a window
+   * of {@link LATENCY_WINDOW_BLOCKS}; what is dropped comes from here, the oldest first, and what the ring held of it
+   * from the audio that arrives next, as it comes. Each starved mix or device underrun leaves a live source a little later for good (it produces at the device's pace, so nothing catches
+   * up); without this its latency would creep up to the cap. But that lateness is also a cushion against the next
+   * late frame: when a mix starves after a correction, the correction backs off (it then waits for twice as many
+   * calm windows, up to {@link MAX_CALM_WINDOWS}), so a source that is late now and then keeps its cushion instead
+   * of being cut and starved in turn.
    * @param ringFrames what the source's ring holds (samples per channel)
    */
-  private correctLatency(frames: number, ringFrames: number): void {
+  private correctLatency(ringFrames: number): void {
     const c = this.correction;
     c.minFrames = Math.min(c.minFrames, this.bufferedFrames + ringFrames);
     if (++c.blocks < LATENCY_WINDOW_BLOCKS) return;
-    const spare = c.minFrames - frames;
+    const spare = c.minFrames;
     const starved = c.starved;
     c.blocks = 0;
     c.minFrames = Infinity;
@@ -248,12 +259,18 @@ export class PlaybackSource {
       c.correctedSinceStarving = false;
       return;
     }
-    const dropped = Math.floor(Math.min(spare, this.bufferedFrames));
-    if (++c.calmWindows < c.windowsNeeded || dropped <= 0) return;
-    this.consume(dropped * this.channels);
-    this.stats.correctedFrames += dropped;
+    if (++c.calmWindows < c.windowsNeeded || spare < 1) return;
+    this.dropSpare(Math.floor(spare));
     c.calmWindows = 0;
     c.correctedSinceStarving = true;
+  }
+
+  /** Drops up to `frames` of the oldest audio here as latency correction; what is not here yet is owed. */
+  private dropSpare(frames: number): void {
+    const dropped = Math.min(frames, this.bufferedFrames);
+    this.consume(dropped * this.channels);
+    this.stats.correctedFrames += dropped;
+    this.correction.owedFrames = frames - dropped;
   }
 
   /**
