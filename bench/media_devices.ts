@@ -294,6 +294,20 @@ async function* farEnd(): AsyncGenerator<AudioFrame> {
   }
 }
 
+/** The configuration's MediaDevices with microphone A captured (all four processing options) and speaker A. */
+function openFullDuplex(config: Config) {
+  const devices = new MediaDevices(config.options);
+  const capture = devices.openInput({
+    inputDevice: MIC,
+    enableAec: true,
+    noiseSuppression: true,
+    highPassFilter: true,
+    autoGainControl: true,
+  });
+  const player = devices.openOutput({ ...config.output, outputDevice: SPEAKER });
+  return { devices, capture, player };
+}
+
 async function playoutPhase(config: Config) {
   const devices = new MediaDevices(config.options);
   const capture = devices.openInput({ inputDevice: MIC });
@@ -384,15 +398,7 @@ async function playoutPhase(config: Config) {
 
 async function cpuPhase(config: Config) {
   const feed = startFeed(MIC_FEED, mic);
-  const devices = new MediaDevices(config.options);
-  const capture = devices.openInput({
-    inputDevice: MIC,
-    enableAec: true,
-    noiseSuppression: true,
-    highPassFilter: true,
-    autoGainControl: true,
-  });
-  const player = devices.openOutput({ ...config.output, outputDevice: SPEAKER });
+  const { devices, capture, player } = openFullDuplex(config);
   player.addStream(farEnd());
   await player.start();
 
@@ -523,15 +529,7 @@ async function cpuPhase(config: Config) {
 async function underrunPhase(config: Config) {
   const feed = startFeed(MIC_FEED, mic);
   const load = startCpuLoad(underrunSeconds + 30);
-  const devices = new MediaDevices(config.options);
-  const capture = devices.openInput({
-    inputDevice: MIC,
-    enableAec: true,
-    noiseSuppression: true,
-    highPassFilter: true,
-    autoGainControl: true,
-  });
-  const player = devices.openOutput({ ...config.output, outputDevice: SPEAKER });
+  const { capture, player } = openFullDuplex(config);
   const pulled = farEnd();
   player.addStream(pulled);
   const live = clickFrames(player.deviceStream, [], 2);

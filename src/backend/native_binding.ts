@@ -71,13 +71,12 @@ export interface NativeSoundServerMonitor {
   close(): void;
 }
 
-/** @internal Options of the native stream; latencies in seconds. */
-export interface NativeStreamOptions {
-  inputDevice?: number;
+/** @internal What both native streams take (PortAudio's and libpulse's); latencies in seconds. */
+interface NativeStreamCommonOptions {
   inputChannels?: number;
-  outputDevice?: number;
   outputChannels?: number;
   sampleRate: number;
+  /** The block (samples per channel); for libpulse, its minreq and fragsize (0 = 10 ms). */
   framesPerBuffer: number;
   inputLatency?: number;
   outputLatency?: number;
@@ -87,12 +86,18 @@ export interface NativeStreamOptions {
   /** Called with `this` = owner after device callbacks. The owner is held weakly while the stream is stopped. */
   onWake: (this: never) => void;
   owner: object;
+  /** Sources mixed into the output at every callback (this stream's only; its channels are the output's). */
+  mixer?: NativeSourceMixer;
+}
+
+/** @internal Options of the native PortAudio stream. */
+export interface NativeStreamOptions extends NativeStreamCommonOptions {
+  inputDevice?: number;
+  outputDevice?: number;
   /** A sound-server source opened through the ALSA PCM `inputDevice` (its latencies apply). */
   inputServerDevice?: string;
   /** A sound-server sink opened through the ALSA PCM `outputDevice`. */
   outputServerDevice?: string;
-  /** Sources mixed into the output at every callback (this stream's only; its channels are the output's). */
-  mixer?: NativeSourceMixer;
 }
 
 /**
@@ -124,27 +129,13 @@ export interface NativeSourceMixer {
  * @internal Options of the native libpulse stream (native/pulse_stream.h): the sound server's source / sink names
  * (the server's default when omitted); latencies in seconds.
  */
-export interface NativePulseStreamOptions {
+export interface NativePulseStreamOptions extends NativeStreamCommonOptions {
   inputServerDevice?: string;
-  inputChannels?: number;
   outputServerDevice?: string;
-  outputChannels?: number;
-  sampleRate: number;
-  /** The block (samples per channel): minreq and fragsize; 0 = 10 ms. */
-  framesPerBuffer: number;
-  inputLatency?: number;
-  outputLatency?: number;
-  ringFrames: number;
-  captureRendered?: boolean;
-  realtimeScheduling?: boolean;
   /** PA_STREAM_ADJUST_LATENCY: the buffer sizes are the whole latency, device buffer included. */
   adjustLatency?: boolean;
   /** Longest wait for the server to accept the connection and the streams (ms). */
   openTimeoutMs?: number;
-  onWake: (this: never) => void;
-  owner: object;
-  /** Sources mixed into playback (as NativeStreamOptions.mixer). */
-  mixer?: NativeSourceMixer;
 }
 
 /** @internal Samples drained from a ring, with 6 numbers of timing per block (see BLOCK_FIELDS). */
