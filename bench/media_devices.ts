@@ -17,7 +17,8 @@
  *    -> DAC time of its first sample, taken as the ADC time of the click on speaker A's monitor, captured by a
  *    separate low-latency DeviceStream (the rig's monitor loopback adds ~0.2-0.7 ms: bench/engine.ts dacToAdc).
  *    `portAudioDacMs` is the same interval to the DAC time PortAudio reports for the rendered click, as a check.
- * 2. CPU (`cpuSeconds`): microphone A is fed far-end echo plus noise by pacat (another process); the player plays
+ * 2. CPU (`cpuSeconds`): microphone A is fed far-end echo plus noise by pacat, looped by a shell (other processes:
+ *    bench/soak/looped_feed.ts); the player plays
  *    the far end as a pulled stream. `captureLatencyMs` = per 10 ms frame, ADC time of the frame's FIRST sample
  *    -> the captureFrame call (InputCapture's 'frame' event), so it includes the frame's own 10 ms.
  *    `cpu.percent` = process.cpuUsage() (user+system, all threads) over wall time of the window; `bareApm` is the
@@ -26,7 +27,10 @@
  *    `cpuSeconds / 2` each, the floors under any pipeline: the same device streams with JavaScript doing nothing
  *    but moving silence (`devicesOnly`), and AudioSource.captureFrame at real-time pace, as many frames per timer
  *    wake-up as the configuration's device block holds (`captureFrameAtPace`);
- *    `cpu.pipelineOverBareApm` is what remains over the bare processing module.
+ *    `cpu.pipelineOverBareApm` is what remains over the bare processing module. `cpu.floorPercent` adds the
+ *    processing module's and captureFrame's calls at the same pace without devices (`processingAndCaptureFrameAtPace`)
+ *    to `devicesOnly`: the least any pipeline waking as often can cost. `cpu.byThreadPercent` splits the full-duplex
+ *    window by thread (bench/thread_cpu.ts).
  *
  * `ours` and `oursPortaudio` also run a third phase, `underrunsUnderLoad`: full duplex with all processing for `underrunSeconds`
  * while another process keeps one core busy (bounded: it stops by itself), counting what the device and the rings
@@ -36,7 +40,6 @@
  *        [underrunSeconds, default 60]; LK_BENCH_CONFIGS=ours,oursPortaudio runs only the named configurations.
  */
 import { AudioFrame, AudioSource, dispose } from '@livekit/rtc-node';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { AudioProcessingModule } from '../src/apm.js';
@@ -48,9 +51,10 @@ import {
   type OutputPlayer,
   type TimedAudio,
 } from '../src/index.js';
-import { rigChildEnv } from '../test/support/rig.js';
 import { applyEchoPath, mixInt16, seededRandom, whiteNoiseInt16 } from '../test/support/signal.js';
 import { startCpuLoad } from './soak/cpu_load.js';
+import { startLoopedFeed } from './soak/looped_feed.js';
+import { readThreadCpu, threadCpuPercent } from './thread_cpu.js';
 
 const RATE = 48000;
 const FRAME = RATE / 100;
@@ -163,41 +167,6 @@ const sourceOf = (player: OutputPlayer, stream: AsyncIterable<AudioFrame>) =>
       >;
     }
   ).streams.get(stream);
-
-/** Plays `samples` (looped) into a sink with pacat, until stopped. */
-function startFeed(sink: string, samples: Int16Array): { stop: () => Promise<void> } {
-  const child: ChildProcess = spawn(
-    'pacat',
-    [
-      '--playback',
-      '--raw',
-      '--format=s16le',
-      `--rate=${RATE}`,
-      '--channels=1',
-      `--device=${sink}`,
-      '--latency-msec=20',
-      '--client-name=lk-bench',
-    ],
-    { env: rigChildEnv(), stdio: ['pipe', 'ignore', 'ignore'] },
-  );
-  const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-  let stopped = false;
-  const pump = () => {
-    // Keep a couple of seconds queued: pacat reads at real-time pace.
-    while (!stopped && child.stdin!.write(bytes));
-  };
-  child.stdin!.on('drain', pump);
-  child.stdin!.on('error', () => {});
-  pump();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    stop: async () => {
-      stopped = true;
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /** Clicks found in captured or rendered audio: code and time (s) of the first sample above the threshold. */
 function findClicks(
@@ -397,7 +366,7 @@ async function playoutPhase(config: Config) {
 }
 
 async function cpuPhase(config: Config) {
-  const feed = startFeed(MIC_FEED, mic);
+  const feed = startLoopedFeed(MIC_FEED, mic);
   const { devices, capture, player } = openFullDuplex(config);
   player.addStream(farEnd());
   await player.start();
@@ -441,11 +410,13 @@ async function cpuPhase(config: Config) {
   const player0 = player.stats;
   loop.enable();
   const load = loadavg()[0]!;
+  const threads0 = readThreadCpu();
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   await sleep(cpuSeconds * 1000);
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - wall0;
+  const byThread = threadCpuPercent(threads0, readThreadCpu(), wallMs);
   loop.disable();
   measuring = false;
   const capture1 = capture.stats;
@@ -464,7 +435,8 @@ async function cpuPhase(config: Config) {
   // The capture hands over its frames as the device delivers them: one per wake-up at 10 ms blocks, ten back to
   // back at 100 ms blocks.
   const framesPerWake = Math.max(1, Math.round(devices.blocksize / FRAME));
-  const captureFramePercent = await captureFrameAtPacePercent(cpuSeconds / 2, framesPerWake);
+  const captureFramePercent = await callsAtPacePercent(cpuSeconds / 2, framesPerWake, false);
+  const callsPercent = await callsAtPacePercent(cpuSeconds / 2, framesPerWake, true);
   const percent = (cpuMs / wallMs) * 100;
   const bareApmPercent = (bare.cpuMs / wallMs) * 100;
   return {
@@ -486,6 +458,12 @@ async function cpuPhase(config: Config) {
         rest: round(percent - devicesPercent - captureFramePercent - bareApmPercent, 2),
       },
       pipelineOverBareApm: ratio(percent - devicesPercent - captureFramePercent, bareApmPercent),
+      byThreadPercent: byThread,
+      // The floor of any pipeline at this block size: the devices alone plus the per-frame calls alone, at pace.
+      floorPercent: {
+        processingAndCaptureFrameAtPace: round(callsPercent, 2),
+        withDevices: round(devicesPercent + callsPercent, 2),
+      },
     },
     bareApm: { ...bare, cpuMs: round(bare.cpuMs, 1), wallMs: round(bare.wallMs, 1) },
     bareCaptureFrame: {
@@ -527,7 +505,7 @@ async function cpuPhase(config: Config) {
  * the rings lost.
  */
 async function underrunPhase(config: Config) {
-  const feed = startFeed(MIC_FEED, mic);
+  const feed = startLoopedFeed(MIC_FEED, mic);
   const load = startCpuLoad(underrunSeconds + 30);
   const { capture, player } = openFullDuplex(config);
   const pulled = farEnd();
@@ -688,28 +666,46 @@ function devicesOnlyPercent(devices: MediaDevices, seconds: number) {
 }
 
 /**
- * rtc-node's AudioSource.captureFrame at real-time pace (queue 0), silence: what publishing costs. A timer wakes
- * every `framesPerWake` * 10 ms and hands over that many 10 ms frames back to back.
+ * The calls every pipeline makes per 10 ms frame, at real-time pace, without devices: rtc-node's
+ * AudioSource.captureFrame (queue 0), and with `withApm` first the processing module's setStreamDelayMs,
+ * processReverseStream and processStream on the bench's far-end and microphone signals (all four options on). A
+ * timer wakes every `framesPerWake` * 10 ms and handles that many frames back to back: what waking as often as the
+ * configuration's device blocks costs these calls alone.
  */
-function captureFrameAtPacePercent(seconds: number, framesPerWake: number) {
+function callsAtPacePercent(seconds: number, framesPerWake: number, withApm: boolean) {
   return cpuPercentDuring(seconds, () => {
     const source = new AudioSource(RATE, 1, 0);
-    const silence = new Int16Array(FRAME);
+    const apm = withApm
+      ? new AudioProcessingModule({
+          echoCancellation: true,
+          noiseSuppression: true,
+          highPassFilter: true,
+          autoGainControl: true,
+        })
+      : undefined;
     let running = true;
     const done = (async () => {
       let due = performance.now();
-      while (running) {
+      for (let n = 0; running;) {
         due += 10 * framesPerWake;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
-        for (let n = 0; n < framesPerWake; n++) {
-          await source.captureFrame(new AudioFrame(silence, RATE, 1, FRAME));
+        for (let k = 0; k < framesPerWake; k++, n++) {
+          const at = (n % SOURCE_FRAMES) * FRAME;
+          const frame = new AudioFrame(mic.slice(at, at + FRAME), RATE, 1, FRAME);
+          if (apm) {
+            apm.setStreamDelayMs(40);
+            apm.processReverseStream(new AudioFrame(far.slice(at, at + FRAME), RATE, 1, FRAME));
+            apm.processStream(frame);
+          }
+          await source.captureFrame(frame);
         }
       }
     })();
     return async () => {
       running = false;
       await done;
+      apm?.close();
       await source.close();
     };
   });
