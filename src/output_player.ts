@@ -57,7 +57,9 @@ export interface OutputPlayerStats {
   droppedFrames: number;
   /**
    * Samples per channel of spare backlog dropped from live sources that held it for a whole second (a device
-   * underrun or a starved mix leaves a live source later for good; this brings it back to its least latency).
+   * underrun or a starved mix leaves a live source later for good; this brings it back to its least latency). A
+   * source that starved after its first second keeps what it lacked as a jitter margin, up to `bufferMs`, halved
+   * after each 30 s that its backlog never dipped into it.
    */
   correctedFrames: number;
   /** Samples per channel of silence mixed in for sources that had nothing ready. */

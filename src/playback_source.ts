@@ -3,8 +3,8 @@ import { mapChannels } from './channel_mapping.js';
 
 /** Mixes over which a live source must hold spare backlog throughout before it is dropped (1 s of 10 ms blocks). */
 const LATENCY_WINDOW_BLOCKS = 100;
-/** The most calm windows a latency correction waits for after it has backed off. */
-const MAX_CALM_WINDOWS = 32;
+/** Windows in a row whose backlog never dipped into a live source's jitter margin before the margin is halved. */
+const MARGIN_HOLD_WINDOWS = 30;
 
 /** Counters of one playback source. */
 export interface PlaybackSourceStats {
@@ -55,7 +55,9 @@ export interface PlaybackSourceOptions {
  *   (clock drift, an event-loop stall) its oldest audio is dropped down to `trimToFrames`, counted. Trimming only to
  *   the cap would leave the source playing a cap's worth late from then on. While nothing mixes, a backlog of four
  *   times the cap is cut to twice the cap, so memory stays bounded. Below the cap, backlog the source held spare
- *   for a whole second is dropped too (latency correction), so a stall's leftover lateness does not stay.
+ *   for a whole second is dropped too (latency correction), so a stall's leftover lateness does not stay; what
+ *   it keeps is a jitter margin, grown by what each starve lacked, so a source that is late now and then keeps the
+ *   cushion it needs.
  */
 export class PlaybackSource {
   readonly stats = emptyPlaybackSourceStats();
@@ -66,14 +68,16 @@ export class PlaybackSource {
   private cancelled = false;
   private wakeReader: (() => void) | undefined;
   // Latency correction of a live source (see correctLatency): the current window's mixes, its smallest backlog at a
-  // mix and whether a mix starved; calm windows in a row, and how many a correction needs.
+  // mix and whether a mix starved; the jitter margin kept from correction, and the windows in a row that left it
+  // untouched.
   private readonly correction = {
     blocks: 0,
     minFrames: Infinity,
     starved: false,
-    calmWindows: 0,
-    windowsNeeded: 1,
-    correctedSinceStarving: false,
+    marginFrames: 0,
+    untouchedWindows: 0,
+    // Mixes since the source's first audio: starves before it has played a window are its start, not jitter.
+    mixesPlayed: 0,
     // Spare backlog a correction found that its ring held: dropped from the audio that arrives next.
     owedFrames: 0,
   };
@@ -216,12 +220,19 @@ export class PlaybackSource {
     return taken;
   }
 
-  /** The mixer lacked `frames` samples per channel of this source's audio when the device needed them. */
+  /**
+   * The mixer lacked `frames` samples per channel of this source's audio when the device needed them. A live source
+   * that has played for a window arrived that much later than its margin covered: the margin grows by as much (up
+   * to `trimToFrames`). The lateness still to be dropped was just used up.
+   */
   noteStarved(frames: number): void {
+    const c = this.correction;
     this.stats.starvedFrames += frames;
-    this.correction.starved = true;
-    // The lateness still to be dropped was just used up.
-    this.correction.owedFrames = 0;
+    c.starved = true;
+    c.owedFrames = 0;
+    if (this.live && c.mixesPlayed >= LATENCY_WINDOW_BLOCKS) {
+      c.marginFrames = Math.min(c.marginFrames + frames, this.trimToFrames);
+    }
   }
 
   /**
@@ -235,34 +246,34 @@ export class PlaybackSource {
 
   /**
    * Drops a live source's spare backlog: audio that waited (here and in its ring) right after every mix of a window
-   * of {@link LATENCY_WINDOW_BLOCKS}; what is dropped comes from here, the oldest first, and what the ring held of it
-   * from the audio that arrives next, as it comes. Each starved mix or device underrun leaves a live source a little later for good (it produces at the device's pace, so nothing catches
-   * up); without this its latency would creep up to the cap. But that lateness is also a cushion against the next
-   * late frame: when a mix starves after a correction, the correction backs off (it then waits for twice as many
-   * calm windows, up to {@link MAX_CALM_WINDOWS}), so a source that is late now and then keeps its cushion instead
-   * of being cut and starved in turn.
+   * of {@link LATENCY_WINDOW_BLOCKS}, less the source's jitter margin; what is dropped comes from here, the oldest
+   * first, and what the ring held of it from the audio that arrives next, as it comes. Each starved mix or device
+   * underrun leaves a live source a little later for good (it produces at the device's pace, so nothing catches
+   * up); without this its latency would creep up to the cap. But a source that starved had arrived later than its
+   * backlog covered, and will again: each starve adds what was missing to the margin (see noteStarved), so the
+   * correction leaves that much in place, and the source's cushion follows the lateness it has shown instead of
+   * being cut and starved in turn. A margin that {@link MARGIN_HOLD_WINDOWS} windows in a row never dipped into is
+   * halved, so latency comes back down once the jitter has gone.
    * @param ringFrames what the source's ring holds (samples per channel)
    */
   private correctLatency(ringFrames: number): void {
     const c = this.correction;
+    if (this.stats.receivedFrames > 0) c.mixesPlayed++;
     c.minFrames = Math.min(c.minFrames, this.bufferedFrames + ringFrames);
     if (++c.blocks < LATENCY_WINDOW_BLOCKS) return;
-    const spare = c.minFrames;
+    const least = c.minFrames;
     const starved = c.starved;
     c.blocks = 0;
     c.minFrames = Infinity;
     c.starved = false;
-    if (starved) {
-      c.calmWindows = 0;
-      if (c.correctedSinceStarving)
-        c.windowsNeeded = Math.min(2 * c.windowsNeeded, MAX_CALM_WINDOWS);
-      c.correctedSinceStarving = false;
-      return;
+    if (starved || least < c.marginFrames) {
+      c.untouchedWindows = 0;
+    } else if (++c.untouchedWindows >= MARGIN_HOLD_WINDOWS) {
+      c.marginFrames = Math.floor(c.marginFrames / 2);
+      c.untouchedWindows = 0;
     }
-    if (++c.calmWindows < c.windowsNeeded || spare < 1) return;
-    this.dropSpare(Math.floor(spare));
-    c.calmWindows = 0;
-    c.correctedSinceStarving = true;
+    const spare = Math.floor(least - c.marginFrames);
+    if (!starved && spare >= 1) this.dropSpare(spare);
   }
 
   /** Drops up to `frames` of the oldest audio here as latency correction; what is not here yet is owed. */
