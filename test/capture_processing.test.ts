@@ -330,11 +330,13 @@ describe('processing through a live capture', { timeout: 180_000 }, () => {
     expect(lOut!).toBeGreaterThanOrEqual(loudAt - 6);
   });
 
-  // One retry (the run reports it, and fails at a second): with all four options on, the echo now and then comes
-  // back for about a second after the canceller had it at -30 dB (2026-12-05, a fresh clone on libpulse: -32.1 then
-  // -10.9 dB in seconds 4-6; the window from 3.5 s failed about one run in five, on both sound-server paths and
-  // before the callback mixing too). With echo cancellation alone (echo_cancellation.test.ts) it has not. Not
-  // understood yet: gain control's changes are the suspect. A canceller that never cancels fails both tries.
+  // One retry (the run reports it, and fails at a second): the echo now and then comes back for about a second after
+  // the canceller had it at -30 dB (2026-12-05, a fresh clone on libpulse: -32.1 then -10.9 dB in seconds 4-6; the
+  // window from 3.5 s failed about one run in five, on both sound-server paths and before the callback mixing too).
+  // Not gain control's doing: twelve runs of this test side by side, six with gain control off, had such a second
+  // in both (with it: 1 of 6, -2.5 dB in second 3; without: 2 of 6, -10.4 and -8.5 dB in second 3); gain control
+  // only raised what was left of the echo by some 10 dB throughout. Not understood yet: the canceller re-converging
+  // early in the far end's talk. A canceller that never cancels fails both tries.
   it(
     'defaults: openInput with no processing options cancels echo, suppresses noise, removes hum, applies gain',
     {
