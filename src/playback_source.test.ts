@@ -59,18 +59,22 @@ function liveSource(feed: ManualFeed): PlaybackSource {
   });
 }
 
+/** Three frames delivered ahead, then one per mix for 2.5 s: 30 ms of spare backlog, under the 60 ms cap. */
+async function playThreeFramesAhead(feed: ManualFeed, source: PlaybackSource): Promise<void> {
+  const buffer = new Int16Array(BLOCK);
+  for (let i = 0; i < 3; i++) feed.deliver();
+  for (let block = 0; block < 250; block++) {
+    feed.deliver();
+    await settle();
+    mixBlock(source, buffer);
+  }
+}
+
 describe('PlaybackSource latency correction', () => {
   it('drops backlog a live source held spare for a whole second', async () => {
     const feed = new ManualFeed();
     const source = liveSource(feed);
-    const buffer = new Int16Array(BLOCK);
-    // Three frames ahead from the start, then one frame per mix: 30 ms of spare backlog, under the 60 ms cap.
-    for (let i = 0; i < 3; i++) feed.deliver();
-    for (let block = 0; block < 250; block++) {
-      feed.deliver();
-      await settle();
-      mixBlock(source, buffer);
-    }
+    await playThreeFramesAhead(feed, source);
     expect(source.stats.correctedFrames).toBe(3 * BLOCK);
     expect(source.stats.droppedFrames).toBe(0);
     expect(source.stats.starvedFrames).toBe(0);
@@ -81,15 +85,9 @@ describe('PlaybackSource latency correction', () => {
   it('starves while it starts are not jitter: the margin stays 0 and all spare backlog is dropped', async () => {
     const feed = new ManualFeed();
     const source = liveSource(feed);
-    const buffer = new Int16Array(BLOCK);
-    // Five mixes before the first frame (starved), then three frames ahead and one frame per mix.
-    for (let block = 0; block < 5; block++) mixBlock(source, buffer);
-    for (let i = 0; i < 3; i++) feed.deliver();
-    for (let block = 0; block < 250; block++) {
-      feed.deliver();
-      await settle();
-      mixBlock(source, buffer);
-    }
+    // Five mixes before the first frame (starved), then three frames ahead.
+    for (let block = 0; block < 5; block++) mixBlock(source, new Int16Array(BLOCK));
+    await playThreeFramesAhead(feed, source);
     expect(source.stats.starvedFrames).toBe(5 * BLOCK);
     expect(source.stats.correctedFrames).toBe(3 * BLOCK);
     await source.cancel();
