@@ -18,8 +18,7 @@
  *    separate low-latency DeviceStream (the rig's monitor loopback adds ~0.2-0.7 ms: bench/engine.ts dacToAdc).
  *    `portAudioDacMs` is the same interval to the DAC time PortAudio reports for the rendered click, as a check.
  * 2. CPU (`cpuSeconds`): microphone A is fed far-end echo plus noise by pacat, looped by a shell (other processes:
- *    bench/soak/looped_feed.ts); the player plays
- *    the far end as a pulled stream. `captureLatencyMs` = per 10 ms frame, ADC time of the frame's FIRST sample
+ *    bench/soak/looped_feed.ts); the player plays the far end as a pulled stream. `captureLatencyMs` = per 10 ms frame, ADC time of the frame's FIRST sample
  *    -> the captureFrame call (InputCapture's 'frame' event), so it includes the frame's own 10 ms.
  *    `cpu.percent` = process.cpuUsage() (user+system, all threads) over wall time of the window; `bareApm` is the
  *    cost of setStreamDelayMs + processReverseStream + processStream on the same audio and number of 10 ms frames
@@ -568,14 +567,18 @@ async function underrunPhase(config: Config) {
   };
 }
 
-/** The same work in a bare AudioProcessingModule, offline: what the processing itself costs. */
-function bareApm(forwardFrames: number, reverseFrames: number, delayMs: number) {
-  const apm = new AudioProcessingModule({
+/** A processing module with all four options on, as the pipelines measured here. */
+const allProcessing = () =>
+  new AudioProcessingModule({
     echoCancellation: true,
     noiseSuppression: true,
     highPassFilter: true,
     autoGainControl: true,
   });
+
+/** The same work in a bare AudioProcessingModule, offline: what the processing itself costs. */
+function bareApm(forwardFrames: number, reverseFrames: number, delayMs: number) {
+  const apm = allProcessing();
   const frame = (data: Int16Array) => ({
     data,
     sampleRate: RATE,
@@ -675,14 +678,7 @@ function devicesOnlyPercent(devices: MediaDevices, seconds: number) {
 function callsAtPacePercent(seconds: number, framesPerWake: number, withApm: boolean) {
   return cpuPercentDuring(seconds, () => {
     const source = new AudioSource(RATE, 1, 0);
-    const apm = withApm
-      ? new AudioProcessingModule({
-          echoCancellation: true,
-          noiseSuppression: true,
-          highPassFilter: true,
-          autoGainControl: true,
-        })
-      : undefined;
+    const apm = withApm ? allProcessing() : undefined;
     let running = true;
     const done = (async () => {
       let due = performance.now();

@@ -674,12 +674,11 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     mixed: boolean,
   ): void {
     const link = this.link;
-    const toPlayerRate = this.sampleRate / link.stream.sampleRate;
     for (const [key, source] of sources) {
       const feed = link.feeds.get(source) ?? this.attach(link, source);
       this.noteStarved(link, source, feed);
-      this.topUp(link, source, feed);
-      if (mixed) source.noteMixed(link.mixer.bufferedFrames(feed.slot) * toPlayerRate);
+      const ringFrames = this.topUp(link, source, feed);
+      if (mixed) source.noteMixed(ringFrames);
       if (source.finished) {
         sources.delete(key);
         link.feeds.delete(source);
@@ -716,16 +715,17 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
    * Moves 10 ms blocks of a source into its ring while a whole block fits under the source's cushion (or the ring is
    * empty). The ring never holds more than the cushion: a live source's backlog beyond it stays in the source, where
    * its latency cap bounds it.
+   * @returns what the ring holds then (samples per channel at the player's rate)
    */
-  private topUp(link: PlaybackLink, source: PlaybackSource, feed: SourceFeed): void {
-    const { mixer, stream } = link;
-    const toPlayerRate = this.sampleRate / stream.sampleRate;
+  private topUp(link: PlaybackLink, source: PlaybackSource, feed: SourceFeed): number {
+    const { mixer } = link;
+    const toPlayerRate = this.toPlayerRate(link);
     const cushion = source.live ? this.targetBufferedFrames : this.pulledCushionFrames;
     for (;;) {
       const queued = mixer.bufferedFrames(feed.slot) * toPlayerRate;
-      if (queued > 0 && queued + this.blockFrames > cushion) return;
+      if (queued > 0 && queued + this.blockFrames > cushion) return queued;
       const frames = source.take(this.block, this.blockFrames);
-      if (frames === 0) return;
+      if (frames === 0) return queued;
       const samples = this.block.subarray(0, frames * this.numChannels);
       if (!feed.toDevice) {
         mixer.write(feed.slot, samples);
@@ -736,12 +736,16 @@ export class OutputPlayer extends EventEmitter<OutputPlayerEvents> {
     }
   }
 
+  /** Device frames to the player's: the ratio of the player's rate to the device's. */
+  private toPlayerRate(link: PlaybackLink): number {
+    return this.sampleRate / link.stream.sampleRate;
+  }
+
   /** Adds what the mixer counted as a source's starved frames since last noted to the source's own count. */
   private noteStarved(link: PlaybackLink, source: PlaybackSource, feed: SourceFeed): void {
     const { starvedFrames } = link.mixer.sourceCounters(feed.slot);
     if (starvedFrames === feed.starvedFrames) return;
-    const toPlayerRate = this.sampleRate / link.stream.sampleRate;
-    source.noteStarved(Math.round((starvedFrames - feed.starvedFrames) * toPlayerRate));
+    source.noteStarved(Math.round((starvedFrames - feed.starvedFrames) * this.toPlayerRate(link)));
     feed.starvedFrames = starvedFrames;
   }
 
